@@ -1,0 +1,115 @@
+"""The ``vericlaim`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vericlaim import __version__
+from vericlaim.errors import EvidenceError, PolicyError, VericlaimError
+
+app = typer.Typer(
+    name="vericlaim",
+    help="Check the photo and video evidence behind after-sales claims.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"vericlaim: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+@app.command()
+def check(
+    claim_media: Annotated[list[Path], typer.Argument(help="The claim's photos and videos.")],
+    reference: Annotated[
+        list[Path] | None,
+        typer.Option("--reference", "-r", help="A merchant listing photo (repeatable)."),
+    ] = None,
+    packing: Annotated[
+        list[Path] | None,
+        typer.Option("--packing", help="A merchant packing/shipping photo or video (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly the verdict JSON on stdout.")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json-out", help="Also write the verdict JSON here.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report.")] = None,
+    claim_id: Annotated[str | None, typer.Option("--claim-id", help="Identifier to put in the verdict.")] = None,
+    policy: Annotated[Path | None, typer.Option("--policy", help="A policy TOML file instead of the default.")] = None,
+) -> None:
+    """Check a claim's photos against the merchant's reference photos."""
+    from vericlaim.check import check_paths
+    from vericlaim.scoring import load_policy
+
+    references = list(reference or [])
+    packings = list(packing or [])
+    try:
+        loaded_policy = load_policy(policy)
+        result = check_paths(
+            claim_media,
+            references + packings,
+            reference_roles=["listing"] * len(references) + ["packing"] * len(packings),
+            claim_id=claim_id,
+            policy=loaded_policy,
+        )
+    except EvidenceError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    except PolicyError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    except VericlaimError as exc:
+        _fail(str(exc), EXIT_INTERNAL)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line
+        _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL)
+
+    text = json.dumps(result.verdict, ensure_ascii=False, indent=2)
+    if json_out is not None:
+        _write(json_out, text + "\n")
+    if report is not None:
+        from vericlaim.reports.html import render_report
+
+        _write(report, render_report(result))
+    if as_json:
+        sys.stdout.write(text + "\n")
+    else:
+        from vericlaim.reports.terminal import print_summary
+
+        print_summary(result, report=report)
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        _fail(f"{path}: cannot write ({exc.strerror or exc})", EXIT_BAD_INPUT)
+
+
+def main() -> None:
+    """Entry point of the ``vericlaim`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

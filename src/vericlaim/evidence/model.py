@@ -1,0 +1,99 @@
+"""The frozen record of one piece of evidence: a photo or a video, as received."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = ["C2paStore", "Evidence", "Frame", "MediaMetadata", "Role"]
+
+Role = Literal["claim", "listing", "packing", "reshoot"]
+MediaKind = Literal["image", "video"]
+
+
+@dataclass(frozen=True, slots=True)
+class C2paStore:
+    """A C2PA manifest store as read (offline) from the file.
+
+    ``manifest_store`` is the reader's JSON report, parsed; ``validation_state`` is
+    ``"Valid"``, ``"Trusted"`` or ``"Invalid"``; ``error`` is set when a store is present
+    but could not be parsed at all.
+    """
+
+    manifest_store: Mapping[str, Any] | None
+    validation_state: str | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaMetadata:
+    """Raw metadata, recorded once at load time and never interpreted here.
+
+    ``exif`` maps tag names (``"Software"``, ``"UserComment"``, ...) to JSON-able values;
+    ``xmp`` is the XMP packet text; ``png_text`` holds tEXt/iTXt/zTXt chunks;
+    ``jpeg_quant_tables`` holds the quantization tables in natural (row-major) order;
+    ``container`` holds a video container's tags.
+    """
+
+    exif: Mapping[str, Any] = field(default_factory=dict)
+    xmp: str | None = None
+    png_text: Mapping[str, str] = field(default_factory=dict)
+    c2pa: C2paStore | None = None
+    icc_profile: str | None = None
+    jpeg_quant_tables: tuple[tuple[int, ...], ...] = ()
+    jpeg_progressive: bool = False
+    container: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded picture: a photo, or a frame sampled from a video.
+
+    ``pixels`` is a read-only ``uint8`` RGB array of shape ``(height, width, 3)`` after
+    EXIF orientation, possibly decoded at reduced size: ``scale`` is its size divided by
+    the full size, so full-resolution coordinates are ``pixel / scale``.
+    """
+
+    pixels: np.ndarray
+    scale: float = 1.0
+    index: int = 0
+    time_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Evidence:
+    """A photo or video as received, with its decoded frames and metadata.
+
+    ``width`` and ``height`` are the full size after EXIF orientation; regions in
+    findings are always in that coordinate system. ``data`` is the original bytes,
+    kept for analyzers that read the encoding itself (JPEG tables, C2PA, watermarks).
+    """
+
+    media_id: str
+    source: str
+    role: Role
+    sha256: str
+    format: str
+    mime: str
+    kind: MediaKind
+    byte_size: int
+    width: int
+    height: int
+    orientation: int
+    metadata: MediaMetadata
+    frames: tuple[Frame, ...]
+    data: bytes = field(repr=False)
+    duration_s: float | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return self.kind == "video"
+
+    def full_pixels(self) -> np.ndarray:
+        """Decode the first frame at full resolution (photos only; cached by the loader)."""
+        from vericlaim.evidence.load import decode_full
+
+        return decode_full(self)

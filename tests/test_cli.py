@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tests.conftest import encode, textured_image
+from vericlaim.cli import app
+
+runner = CliRunner()
+
+
+def test_check_json_is_exactly_the_verdict(tmp_path: Path) -> None:
+    photo = tmp_path / "claim.jpg"
+    photo.write_bytes(encode(textured_image(seed=1), quality=90))
+    result = runner.invoke(app, ["check", str(photo), "--json"])
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)
+    assert verdict["schema"] == "vericlaim.verdict/1"
+    assert verdict["recommended_action"] in {"approve", "request_more_evidence", "human_review"}
+
+
+def test_missing_path_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check", str(tmp_path / "nope.jpg")])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "nope.jpg" in lines[0] and "no such file" in lines[0]
