@@ -1,20 +1,260 @@
-"""Reference match: is a claim photo derived from one of the merchant's own photos?"""
+"""Reference match: was a claim photo made from one of the merchant's own photos?
+
+A buyer cannot photograph goods at home from exactly the viewpoint, light and background
+of the merchant's studio photo. A claim photo that aligns with a merchant photo across the
+whole frame (background included) was derived from it, and whatever differs after
+alignment is the edit. See ``docs/analyzers/reference_match.md``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from vericlaim.analyzers.base import Analyzer, ClaimContext
-from vericlaim.analyzers.finding import Finding
+import cv2
+import numpy as np
+
+from vericlaim.analyzers._align import Alignment, Features, align, detect_features, refine, to_gray
+from vericlaim.analyzers._compare import Comparison, compare, warp_reference
+from vericlaim.analyzers._regions import Box, edit_regions, largest_component
+from vericlaim.analyzers.base import Analyzer, AnalyzerConfig, ClaimContext
+from vericlaim.analyzers.finding import Finding, Region
 from vericlaim.analyzers.registry import register
-from vericlaim.evidence import Evidence
+from vericlaim.evidence import Evidence, Frame
+
+__all__ = ["Match", "ReferenceMatchAnalyzer", "match_frames"]
+
+DERIVED = ("verbatim_copy", "local_edit", "global_filter", "partial_copy")
+
+
+class ReferenceMatchConfig(AnalyzerConfig):
+    feature_side: int = 448
+    """Long side (px) at which features are detected."""
+    n_features: int = 900
+    compare_side: int = 512
+    """Long side (px) at which the aligned photos are compared."""
+    max_upsample: float = 1.3
+    """Compare at a resolution where the reference is enlarged at most this much."""
+    min_inliers: int = 15
+    derived_agreement: float = 0.45
+    """Share of informative blocks in the overlap that must agree for a whole-frame copy."""
+    min_footprint: float = 0.2
+    """Share of the claim frame the reference must cover for a whole-frame copy."""
+    filter_change: float = 7.0
+    """Mean colour change (0..255) above which a copy counts as filtered."""
+    edit_z: float = 4.0
+    """Residual, in units of the residual noise, above which a pixel may be edited."""
+    min_edit_area: float = 0.0008
+    """Smallest edit reported, as a share of the frame."""
+    partial_blocks: int = 10
+    partial_fine: float = 0.6
+    max_reference_frames: int = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """How one claim frame relates to one reference frame."""
+
+    relation: str
+    reference: Evidence
+    reference_frame: Frame
+    claim_frame: Frame
+    alignment: Alignment | None
+    comparison: Comparison | None
+    homography_full: np.ndarray | None
+    boxes: tuple[Box, ...] = ()
+    heatmap: np.ndarray | None = None
+    cmp_scale: float = 1.0
+
+    @property
+    def strength(self) -> float:
+        if self.relation in DERIVED:
+            return 2.0 + (self.comparison.agreement if self.comparison else 0.0)
+        if self.alignment is not None:
+            return 1.0 + min(self.alignment.inliers, 500) / 1000
+        return 0.0
+
+
+def _scale(f: float) -> np.ndarray:
+    return np.diag([f, f, 1.0])
+
+
+def _cmp_scale(claim_shape: tuple[int, int], h_frame: np.ndarray, ref_shape: tuple[int, int], cfg: ReferenceMatchConfig) -> float:
+    """Comparison scale for the claim frame: at most ``compare_side`` and no finer than the
+    reference can support (an enlarged reference only adds blur)."""
+    g = min(1.0, cfg.compare_side / max(claim_shape))
+    centre = np.array([[[ref_shape[1] / 2, ref_shape[0] / 2]]], np.float64)
+    step = centre + np.array([[[1.0, 0.0]]])
+    a, b = cv2.perspectiveTransform(np.concatenate([centre, step], axis=1), h_frame)[0]
+    enlarge = float(np.linalg.norm(b - a))  # claim-frame pixels per reference pixel
+    if enlarge * g > cfg.max_upsample:
+        g = max(cfg.max_upsample / enlarge, 256 / max(claim_shape))
+    return min(g, 1.0)
+
+
+def match_frames(
+    claim_frame: Frame,
+    claim_features: Features,
+    claim_feature_scale: float,
+    reference: Evidence,
+    reference_frame: Frame,
+    reference_features: tuple[Features, float],
+    mirror_features: callable,  # type: ignore[valid-type]
+    claim_full_scale: float,
+    cfg: ReferenceMatchConfig,
+) -> Match:
+    """Relate one claim frame to one reference frame."""
+    ref_feats, fr = reference_features
+    alignment = align(claim_features, ref_feats, min_inliers=cfg.min_inliers)
+    if alignment is None or alignment.inliers < 3 * cfg.min_inliers:
+        mirrored = align(claim_features, ref_feats, mirror_features(), min_inliers=cfg.min_inliers)
+        if mirrored is not None and (alignment is None or mirrored.inliers > alignment.inliers):
+            alignment = mirrored
+    if alignment is None:
+        return Match("no_match", reference, reference_frame, claim_frame, None, None, None)
+
+    claim_px = claim_frame.pixels
+    ref_px = reference_frame.pixels
+    # Reference-frame pixels -> claim-frame pixels.
+    h_frame = np.linalg.inv(_scale(claim_feature_scale)) @ alignment.homography @ _scale(fr)
+    g = _cmp_scale(claim_px.shape[:2], h_frame, ref_px.shape[:2], cfg)
+    size = (max(1, round(claim_px.shape[1] * g)), max(1, round(claim_px.shape[0] * g)))
+    claim_cmp = cv2.resize(claim_px, size, interpolation=cv2.INTER_AREA) if g < 1 else claim_px
+    h_cmp = _scale(g) @ h_frame
+    warped, valid = warp_reference(ref_px, h_cmp, size)
+    k = refine(cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY), cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), valid)
+    if k is not None:
+        h_cmp = k @ h_cmp
+        warped, valid = warp_reference(ref_px, h_cmp, size)
+    comparison = compare(claim_cmp, warped, valid)
+    # Reference full-resolution pixels -> claim full-resolution pixels.
+    ref_full_scale = reference_frame.scale
+    h_full = _scale(1 / (g * claim_full_scale)) @ h_cmp @ _scale(ref_full_scale)
+    h_full = h_full / h_full[2, 2]
+    to_full = 1.0 / (g * claim_full_scale)
+
+    whole_frame = (
+        comparison.footprint >= cfg.min_footprint
+        and comparison.agreement >= cfg.derived_agreement
+        and comparison.informative_blocks >= 8
+    )
+    if whole_frame:
+        boxes, heat = edit_regions(
+            comparison.zmap,
+            comparison.valid,
+            z=cfg.edit_z,
+            min_area=cfg.min_edit_area,
+            to_full=to_full,
+        )
+        if boxes:
+            relation = "local_edit"
+        elif comparison.colour_change >= cfg.filter_change:
+            relation = "global_filter"
+        else:
+            relation = "verbatim_copy"
+        return Match(relation, reference, reference_frame, claim_frame, alignment, comparison, h_full, tuple(boxes), heat, g)
+
+    component = largest_component(comparison.block_fine)
+    if component is not None and component.blocks >= cfg.partial_blocks:
+        fine_share = component.blocks / max(component.informative, 1)
+        if fine_share >= cfg.partial_fine:
+            box = component.box.scaled(to_full)
+            heat = component.mask_like(comparison.zmap.shape)
+            return Match("partial_copy", reference, reference_frame, claim_frame, alignment, comparison, h_full, (box,), heat, g)
+    return Match("same_product", reference, reference_frame, claim_frame, alignment, comparison, h_full)
 
 
 @register
 class ReferenceMatchAnalyzer(Analyzer):
+    """Compare each claim photo (or sampled video frame) with every merchant reference."""
+
     name = "reference_match"
-    version = "0.0.1"
+    version = "1.0.0"
     requires = frozenset({"pixels", "references"})
+    Config = ReferenceMatchConfig
+
+    def __init__(self, config: AnalyzerConfig | dict | None = None) -> None:
+        super().__init__(config)
+        self._cache: dict[tuple[str, int, bool], tuple[Features, float]] = {}
+
+    def _features(self, evidence: Evidence, index: int, mirrored: bool = False) -> tuple[Features, float]:
+        key = (evidence.sha256, index, mirrored)
+        if key not in self._cache:
+            cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
+            gray, f = to_gray(evidence.frames[index].pixels, cfg.feature_side)
+            if mirrored:
+                gray = np.ascontiguousarray(gray[:, ::-1])
+            self._cache[key] = (detect_features(gray, n_features=cfg.n_features), f)
+            if len(self._cache) > 64:
+                self._cache.pop(next(iter(self._cache)))
+        return self._cache[key]
 
     def analyze(self, media: Evidence, context: ClaimContext) -> Sequence[Finding]:
-        return [self.finding(media, "reference_match.no_match", params={"reference": ""})]
+        cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
+        best: Match | None = None
+        for ci, claim_frame in enumerate(media.frames):
+            claim_feats, fc = self._features(media, ci)
+            for reference in context.references:
+                n = min(len(reference.frames), cfg.max_reference_frames)
+                for ri in range(n):
+                    match = match_frames(
+                        claim_frame,
+                        claim_feats,
+                        fc,
+                        reference,
+                        reference.frames[ri],
+                        self._features(reference, ri),
+                        lambda ref=reference, i=ri: self._features(ref, i, mirrored=True)[0],
+                        claim_frame.scale,
+                        cfg,
+                    )
+                    if best is None or match.strength > best.strength:
+                        best = match
+        assert best is not None  # requires={"references"} guarantees at least one
+        return [self._finding(media, best)]
+
+    def _finding(self, media: Evidence, match: Match) -> Finding:
+        ref_id = match.reference.media_id
+        details: dict = {"reference": ref_id, "relation": match.relation}
+        if media.is_video:
+            details["claim_frame"] = match.claim_frame.index
+            details["claim_time_s"] = match.claim_frame.time_s
+        if match.reference.is_video:
+            details["reference_frame"] = match.reference_frame.index
+        if match.alignment is not None:
+            details.update(
+                inliers=match.alignment.inliers,
+                matches=match.alignment.matches,
+                inlier_ratio=round(match.alignment.inlier_ratio, 3),
+                spread=round(match.alignment.spread, 3),
+                mirrored=match.alignment.mirrored,
+            )
+        if match.homography_full is not None:
+            details["homography"] = [[round(float(v), 6) for v in row] for row in match.homography_full]
+        if match.comparison is not None:
+            c = match.comparison
+            details.update(
+                footprint=round(c.footprint, 3),
+                agreement=round(c.agreement, 3),
+                fine_agreement=round(c.fine_agreement, 3),
+                colour_change=round(c.colour_change, 2),
+            )
+        code = f"reference_match.{match.relation}"
+        params = {"reference": ref_id, "count": len(match.boxes)}
+        if match.relation in DERIVED:
+            c = match.comparison
+            assert c is not None
+            score = min(1.0, 0.6 + 0.4 * c.agreement)
+            label = "copied" if match.relation == "partial_copy" else "edit"
+            regions = tuple(
+                Region(b.x, b.y, b.w, b.h, label=label, score=round(b.score, 3)) for b in match.boxes
+            )
+            return self.finding(
+                media, code, score=score, confidence=score, params=params, details=details,
+                heatmap=match.heatmap, regions=regions,
+            )
+        if match.relation == "same_product":
+            assert match.alignment is not None
+            confidence = min(1.0, match.alignment.inliers / (4 * self.config.min_inliers))  # type: ignore[attr-defined]
+            return self.finding(media, code, score=0.0, confidence=confidence, params=params, details=details)
+        return self.finding(media, code, score=0.0, confidence=0.5, params=params, details=details)

@@ -1,0 +1,221 @@
+"""Pure functions that align a claim photo with a reference photo.
+
+Local binary features (ORB, Rublee et al. 2011) are matched with Lowe's ratio test
+(Lowe 2004) and a robust homography is fitted with MAGSAC++ (Barath et al. 2020). The
+mirror image is tried when the direct match is weak, because mirroring is the cheapest
+disguise of a copied photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "Alignment",
+    "Features",
+    "align",
+    "detect_features",
+    "to_gray",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Keypoints (N x 2, in the pixels of the image they were found in) and descriptors."""
+
+    points: np.ndarray
+    descriptors: np.ndarray | None
+    shape: tuple[int, int]
+
+    @property
+    def count(self) -> int:
+        return 0 if self.descriptors is None else len(self.descriptors)
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """A verified homography mapping reference pixels to claim pixels.
+
+    Both sets of pixels are those of the images given to :func:`align`. ``mirrored`` says
+    the claim is a mirror image of the reference (already folded into ``homography``).
+    """
+
+    homography: np.ndarray
+    inliers: int
+    matches: int
+    inlier_ratio: float
+    spread: float
+    mirrored: bool
+    claim_points: np.ndarray
+    reference_points: np.ndarray
+
+
+def to_gray(pixels: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """Grayscale copy with long side at most ``side``; returns (image, scale factor)."""
+    h, w = pixels.shape[:2]
+    gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
+    f = min(1.0, side / max(h, w))
+    if f < 1.0:
+        gray = cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(gray), f
+
+
+def detect_features(gray: np.ndarray, *, n_features: int = 1200) -> Features:
+    """ORB keypoints and descriptors, with a low FAST threshold so that soft, recompressed
+    photos still yield enough points."""
+    if min(gray.shape[:2]) < 32:
+        return Features(np.zeros((0, 2), np.float32), None, gray.shape[:2])
+    orb = cv2.ORB_create(nfeatures=n_features, scaleFactor=1.2, nlevels=8, fastThreshold=7, edgeThreshold=15, patchSize=31)
+    keypoints, descriptors = orb.detectAndCompute(gray, None)
+    points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    return Features(points, descriptors, gray.shape[:2])
+
+
+def _ratio_matches(query: Features, train: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    if query.count < 2 or train.count < 2:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    pairs = matcher.knnMatch(query.descriptors, train.descriptors, k=2)
+    q_idx, t_idx = [], []
+    for pair in pairs:
+        if len(pair) == 2 and pair[0].distance < ratio * pair[1].distance:
+            q_idx.append(pair[0].queryIdx)
+            t_idx.append(pair[0].trainIdx)
+    return query.points[q_idx], train.points[t_idx]
+
+
+def _spread(points: np.ndarray, shape: tuple[int, int]) -> float:
+    """Share of a 4 x 4 grid over the image that holds at least one point."""
+    if len(points) == 0:
+        return 0.0
+    h, w = shape
+    gx = np.clip((points[:, 0] / max(w, 1) * 4).astype(int), 0, 3)
+    gy = np.clip((points[:, 1] / max(h, 1) * 4).astype(int), 0, 3)
+    return len(set(zip(gx.tolist(), gy.tolist(), strict=True))) / 16.0
+
+
+def _plausible(h: np.ndarray) -> bool:
+    """Reject degenerate homographies: folds, extreme scale changes, strong perspective."""
+    if not np.all(np.isfinite(h)) or abs(h[2, 2]) < 1e-9:
+        return False
+    h = h / h[2, 2]
+    det = float(np.linalg.det(h[:2, :2]))
+    if det <= 0 or not (1 / 400 < det < 400):
+        return False
+    return bool(np.abs(h[2, :2]).max() < 0.01)
+
+
+def _fit(claim_pts: np.ndarray, ref_pts: np.ndarray, threshold: float) -> tuple[np.ndarray | None, np.ndarray]:
+    if len(claim_pts) < 8:
+        return None, np.zeros(0, bool)
+    h, mask = cv2.findHomography(ref_pts, claim_pts, cv2.USAC_MAGSAC, threshold, maxIters=4000, confidence=0.999)
+    if h is None or mask is None:
+        return None, np.zeros(0, bool)
+    return h, mask.ravel().astype(bool)
+
+
+def align(
+    claim: Features,
+    reference: Features,
+    reference_mirror: Features | None = None,
+    *,
+    ratio: float = 0.8,
+    threshold: float = 3.0,
+    min_inliers: int = 12,
+) -> Alignment | None:
+    """Find the homography that maps ``reference`` onto ``claim``, trying the mirrored
+    reference when given. Returns ``None`` when no plausible alignment has at least
+    ``min_inliers`` inliers."""
+    best: Alignment | None = None
+    candidates: list[tuple[Features, bool]] = [(reference, False)]
+    if reference_mirror is not None:
+        candidates.append((reference_mirror, True))
+    for ref, mirrored in candidates:
+        claim_pts, ref_pts = _ratio_matches(claim, ref, ratio)
+        h, inlier_mask = _fit(claim_pts, ref_pts, threshold)
+        if h is None or not _plausible(h):
+            continue
+        n_in = int(inlier_mask.sum())
+        if n_in < min_inliers:
+            continue
+        h = h / h[2, 2]
+        if mirrored:
+            # The mirror's x' = (w - 1) - x: fold the flip into the homography.
+            w = reference.shape[1]
+            flip = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+            h = h @ flip
+            ref_pts = ref_pts.copy()
+            ref_pts[:, 0] = (w - 1) - ref_pts[:, 0]
+        candidate = Alignment(
+            homography=h,
+            inliers=n_in,
+            matches=len(claim_pts),
+            inlier_ratio=n_in / max(len(claim_pts), 1),
+            spread=_spread(claim_pts[inlier_mask], claim.shape),
+            mirrored=mirrored,
+            claim_points=claim_pts[inlier_mask],
+            reference_points=ref_pts[inlier_mask],
+        )
+        if best is None or candidate.inliers > best.inliers:
+            best = candidate
+        if not mirrored and candidate.inliers >= 3 * min_inliers:
+            break  # a strong direct match: the mirror cannot do better in a way that matters
+    return best
+
+
+def refine(
+    claim_gray: np.ndarray,
+    warped_gray: np.ndarray,
+    valid: np.ndarray,
+    *,
+    window: int = 32,
+    max_windows: int = 80,
+) -> np.ndarray | None:
+    """Sub-pixel correction of an alignment by phase correlation (Kuglin & Hines 1975).
+
+    ``warped_gray`` is the reference already warped into the claim's frame. Textured
+    windows are phase-correlated and a homography is fitted to their shifts; returns the
+    3 x 3 correction ``K`` (warped pixels -> claim pixels) or ``None`` when too few windows
+    are reliable.
+    """
+    h, w = claim_gray.shape
+    half = window // 2
+    if h < 2 * window or w < 2 * window:
+        return None
+    a = claim_gray.astype(np.float32)
+    b = warped_gray.astype(np.float32)
+    # Rank windows by texture (local std from box filters) so the budget goes where phase
+    # correlation is reliable, and keep only windows wholly inside the warped reference.
+    mean = cv2.boxFilter(a, -1, (window, window))
+    var = cv2.boxFilter(a * a, -1, (window, window)) - mean * mean
+    inside = cv2.erode(valid.astype(np.uint8), np.ones((window + 1, window + 1), np.uint8))
+    ys, xs = np.mgrid[half : h - half : half, half : w - half : half]
+    ys, xs = ys.ravel(), xs.ravel()
+    ok = inside[ys, xs] > 0
+    ys, xs = ys[ok], xs[ok]
+    if len(ys) < 8:
+        return None
+    texture = var[ys, xs]
+    order = np.argsort(-texture)[: 2 * max_windows]
+    chosen = [(int(xs[i]), int(ys[i])) for i in order[::2]] if len(order) > max_windows else [
+        (int(xs[i]), int(ys[i])) for i in order
+    ]
+    hann = cv2.createHanningWindow((window, window), cv2.CV_32F)
+    src, dst = [], []
+    for x, y in chosen:
+        pa = a[y - half : y + half, x - half : x + half]
+        pb = b[y - half : y + half, x - half : x + half]
+        (dx, dy), response = cv2.phaseCorrelate(pa, pb, hann)
+        if response < 0.25 or abs(dx) > half / 2 or abs(dy) > half / 2:
+            continue
+        src.append((x + dx, y + dy))
+        dst.append((x, y))
+    if len(src) < 8:
+        return None
+    k, mask = cv2.findHomography(np.float32(src), np.float32(dst), cv2.RANSAC, 1.0)
+    if k is None or mask is None or mask.sum() < 8 or not _plausible(k):
+        return None
+    return k / k[2, 2]

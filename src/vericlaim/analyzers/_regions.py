@@ -1,0 +1,101 @@
+"""Pure functions that turn residual maps into compact regions (heatmaps and boxes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["Box", "Component", "edit_regions", "largest_component"]
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float = 1.0
+
+    def scaled(self, f: float) -> Box:
+        x0, y0 = int(np.floor(self.x * f)), int(np.floor(self.y * f))
+        x1, y1 = int(np.ceil((self.x + self.w) * f)), int(np.ceil((self.y + self.h) * f))
+        return Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0), self.score)
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A connected set of blocks on a block grid."""
+
+    box: Box
+    blocks: int
+    informative: int
+    block_size: int
+    labels: np.ndarray
+
+    def mask_like(self, shape: tuple[int, int]) -> np.ndarray:
+        grid = self.labels.astype(np.float32)
+        up = np.kron(grid, np.ones((self.block_size, self.block_size), np.float32))
+        out = np.zeros(shape, np.float32)
+        h, w = min(shape[0], up.shape[0]), min(shape[1], up.shape[1])
+        out[:h, :w] = up[:h, :w]
+        return out
+
+
+def edit_regions(
+    zmap: np.ndarray,
+    valid: np.ndarray,
+    *,
+    z: float,
+    min_area: float,
+    to_full: float,
+    max_regions: int = 12,
+) -> tuple[list[Box], np.ndarray]:
+    """Compact regions where the claim departs from the aligned reference.
+
+    Pixels whose normalised residual exceeds ``z`` are grouped by a dilation (so that the
+    pieces of one thin crack form one region, which an opening would erase); a group is
+    kept when its pixels cover at least ``min_area`` of the frame and stand out on average
+    by ``1.25 z``. Returns boxes around the group's pixels in full-resolution coordinates
+    (``to_full`` times comparison pixels) and a heatmap in [0, 1] at comparison resolution.
+    """
+    h, w = zmap.shape
+    raw = ((zmap > z) & valid).astype(np.uint8)
+    k = max(3, round(min(h, w) / 60) | 1)
+    grouped = cv2.dilate(raw, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    n, labels = cv2.connectedComponents(grouped, connectivity=8)
+    min_px = max(min_area * h * w, 10.0)
+    heat = np.clip(zmap / (3 * z), 0.0, 1.0).astype(np.float32)
+    keep_mask = np.zeros((h, w), bool)
+    boxes: list[Box] = []
+    for i in range(1, n):
+        member = (labels == i) & (raw > 0)
+        area = int(member.sum())
+        if area < min_px:
+            continue
+        strength = float(zmap[member].mean())
+        if strength < 1.25 * z:
+            continue
+        ys, xs = np.nonzero(member)
+        x0, y0 = int(xs.min()), int(ys.min())
+        box = Box(x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, min(1.0, strength / (4 * z)))
+        boxes.append(box.scaled(to_full))
+        keep_mask |= labels == i
+    heat[~keep_mask] *= 0.3
+    boxes.sort(key=lambda b: -b.w * b.h)
+    return boxes[:max_regions], heat
+
+
+def largest_component(grid: np.ndarray, block_size: int = 16) -> Component | None:
+    """The largest 4-connected component of a boolean block grid, or ``None``."""
+    if not grid.any():
+        return None
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(grid.astype(np.uint8), connectivity=4)
+    if n <= 1:
+        return None
+    i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, bw, bh, area = (int(v) for v in stats[i])
+    box = Box(x * block_size, y * block_size, bw * block_size, bh * block_size)
+    inside = labels[y : y + bh, x : x + bw]
+    return Component(box, area, int(inside.size), block_size, labels == i)
