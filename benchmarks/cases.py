@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from benchmarks import edits
-from benchmarks.chains import CHAINS, Tracked, apply_chain, draw_upload, upload
+from benchmarks.chains import CHAINS, Tracked, UploadParams, apply_chain, draw_upload, upload
 from benchmarks.imaging import binarize, dilate, fill_holes, product_mask, resize
 from benchmarks.sources import Library, Photo, load_mask
 
@@ -38,6 +38,7 @@ __all__ = [
     "case_plan",
     "chain_for_slot",
     "iter_cases",
+    "slot_draws",
 ]
 
 Kind = Literal["fake", "honest"]
@@ -374,6 +375,17 @@ def chain_for_slot(seed: int, slot: int) -> str:
     return names[int(order[slot % len(names)])]
 
 
+def slot_draws(seed: int, index: int) -> tuple[str, np.random.Generator, UploadParams]:
+    """What a slot (a case's index within its family) fixes, whatever the family: the
+    re-save chain, the generator its parameters come from, and the upload settings."""
+    chain_rng = np.random.default_rng([seed, 2, index])
+    return (
+        chain_for_slot(seed, index),
+        chain_rng,
+        draw_upload(np.random.default_rng([seed, 4, index])),
+    )
+
+
 def _distractor(
     lib: Library, true_ref: Photo, exclude: set[str], rng: np.random.Generator
 ) -> Photo:
@@ -396,9 +408,8 @@ def build_case(lib: Library, family: str, index: int, seed: int) -> Case:
     refs = [true_ref, _distractor(lib, true_ref, draft.exclude, content)]
     content.shuffle(refs)  # type: ignore[arg-type]
 
-    chain = chain_for_slot(seed, index)
-    tracked = apply_chain(draft.tracked, chain, np.random.default_rng([seed, 2, index]))
-    params = draw_upload(np.random.default_rng([seed, 4, index]))
+    chain, chain_rng, params = slot_draws(seed, index)
+    tracked = apply_chain(draft.tracked, chain, chain_rng)
     claim, final = upload(tracked, params)
     mask = binarize(final.mask)
     if mask is not None and not fam.local:

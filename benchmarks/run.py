@@ -292,12 +292,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    _single_thread()
     try:
         open_library(args.data)
     except FileNotFoundError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         return 2
+    _single_thread()
     per_family = 10 if args.quick else args.per_family
     plan = case_plan(
         args.family_names, per_family=per_family, limit=args.limit, weighted=not args.quick

@@ -15,7 +15,7 @@ import numpy as np
 
 from benchmarks.imaging import decode_rgb
 
-__all__ = ["Library", "Photo", "open_library"]
+__all__ = ["Library", "Photo", "load_mask", "open_library"]
 
 
 @dataclass(frozen=True, slots=True)
