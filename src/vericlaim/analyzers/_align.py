@@ -59,7 +59,9 @@ def to_gray(pixels: np.ndarray, side: int) -> tuple[np.ndarray, float]:
     gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
     f = min(1.0, side / max(h, w))
     if f < 1.0:
-        gray = cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(
+            gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA
+        )
     return np.ascontiguousarray(gray), f
 
 
@@ -68,7 +70,14 @@ def detect_features(gray: np.ndarray, *, n_features: int = 1200) -> Features:
     photos still yield enough points."""
     if min(gray.shape[:2]) < 32:
         return Features(np.zeros((0, 2), np.float32), None, gray.shape[:2])
-    orb = cv2.ORB_create(nfeatures=n_features, scaleFactor=1.2, nlevels=8, fastThreshold=7, edgeThreshold=15, patchSize=31)
+    orb = cv2.ORB_create(
+        nfeatures=n_features,
+        scaleFactor=1.2,
+        nlevels=8,
+        fastThreshold=7,
+        edgeThreshold=15,
+        patchSize=31,
+    )
     keypoints, descriptors = orb.detectAndCompute(gray, None)
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
     return Features(points, descriptors, gray.shape[:2])
@@ -108,10 +117,14 @@ def _plausible(h: np.ndarray) -> bool:
     return bool(np.abs(h[2, :2]).max() < 0.01)
 
 
-def _fit(claim_pts: np.ndarray, ref_pts: np.ndarray, threshold: float) -> tuple[np.ndarray | None, np.ndarray]:
+def _fit(
+    claim_pts: np.ndarray, ref_pts: np.ndarray, threshold: float
+) -> tuple[np.ndarray | None, np.ndarray]:
     if len(claim_pts) < 8:
         return None, np.zeros(0, bool)
-    h, mask = cv2.findHomography(ref_pts, claim_pts, cv2.USAC_MAGSAC, threshold, maxIters=4000, confidence=0.999)
+    h, mask = cv2.findHomography(
+        ref_pts, claim_pts, cv2.USAC_MAGSAC, threshold, maxIters=4000, confidence=0.999
+    )
     if h is None or mask is None:
         return None, np.zeros(0, bool)
     return h, mask.ravel().astype(bool)
@@ -200,9 +213,11 @@ def refine(
         return None
     texture = var[ys, xs]
     order = np.argsort(-texture)[: 2 * max_windows]
-    chosen = [(int(xs[i]), int(ys[i])) for i in order[::2]] if len(order) > max_windows else [
-        (int(xs[i]), int(ys[i])) for i in order
-    ]
+    chosen = (
+        [(int(xs[i]), int(ys[i])) for i in order[::2]]
+        if len(order) > max_windows
+        else [(int(xs[i]), int(ys[i])) for i in order]
+    )
     hann = cv2.createHanningWindow((window, window), cv2.CV_32F)
     src, dst = [], []
     for x, y in chosen:
@@ -215,7 +230,16 @@ def refine(
         dst.append((x, y))
     if len(src) < 8:
         return None
-    k, mask = cv2.findHomography(np.float32(src), np.float32(dst), cv2.RANSAC, 1.0)
-    if k is None or mask is None or mask.sum() < 8 or not _plausible(k):
+    # A similarity transform, not a homography: the windows may cluster on one part of the
+    # photo, and a homography fitted there extrapolates wildly elsewhere.
+    m, mask = cv2.estimateAffinePartial2D(
+        np.float32(src), np.float32(dst), method=cv2.RANSAC, ransacReprojThreshold=1.0
+    )
+    if m is None or mask is None or int(mask.sum()) < 8:
         return None
-    return k / k[2, 2]
+    k = np.vstack([m, [0.0, 0.0, 1.0]])
+    corners = np.float64([[0, 0], [w, 0], [0, h], [w, h]]).reshape(-1, 1, 2)
+    moved = cv2.perspectiveTransform(corners, k) - corners
+    if float(np.abs(moved).max()) > 0.02 * max(h, w):
+        return None  # a correction this large is not a refinement: keep the feature fit
+    return k

@@ -43,11 +43,15 @@ class Comparison:
     informative_blocks: int
 
 
-def warp_reference(reference: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def warp_reference(
+    reference: np.ndarray, homography: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Warp ``reference`` (H x W x 3) with ``homography`` into an image of ``size`` (w, h);
     returns the warped image and the mask of pixels it covers."""
     w, h = size
-    warped = cv2.warpPerspective(reference, homography, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpPerspective(
+        reference, homography, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     ones = np.full(reference.shape[:2], 255, np.uint8)
     mask = cv2.warpPerspective(ones, homography, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
     return warped, mask > 0
@@ -56,7 +60,9 @@ def warp_reference(reference: np.ndarray, homography: np.ndarray, size: tuple[in
 _LUMA = np.array([[0.299, 0.587, 0.114]], np.float32)
 
 
-def _fit_colour(reference: np.ndarray, claim: np.ndarray, valid: np.ndarray, *, samples: int = 6000) -> np.ndarray:
+def _fit_colour(
+    reference: np.ndarray, claim: np.ndarray, valid: np.ndarray, *, samples: int = 6000
+) -> np.ndarray:
     """Least-squares map from reference colours to claim colours (each output channel a
     linear plus quadratic function of the three input channels), refit twice without the
     worst-fitting pixels so that edits do not bend it. Returns the fitted reference."""
@@ -74,7 +80,9 @@ def _fit_colour(reference: np.ndarray, claim: np.ndarray, valid: np.ndarray, *, 
         ak = a[keep]
         # Normal equations with a small ridge: a 7 x 7 solve, cheaper than an SVD.
         ak64 = ak.astype(np.float64)
-        coef = np.linalg.solve(ak64.T @ ak64 + 1e-6 * np.eye(7), ak64.T @ b[keep]).astype(np.float32)
+        coef = np.linalg.solve(ak64.T @ ak64 + 1e-6 * np.eye(7), ak64.T @ b[keep]).astype(
+            np.float32
+        )
         err = np.abs(a @ coef - b).sum(axis=1)
         keep = err <= np.quantile(err, 0.7)
     ref = reference.astype(np.float32) / 255.0
@@ -99,7 +107,9 @@ def _block_stats(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> tuple[np.nd
     bh, bw = h // _BLOCK, w // _BLOCK
     a = np.ascontiguousarray(a[: bh * _BLOCK, : bw * _BLOCK])
     b = np.ascontiguousarray(b[: bh * _BLOCK, : bw * _BLOCK])
-    v = _block_mean(np.ascontiguousarray(valid[: bh * _BLOCK, : bw * _BLOCK], dtype=np.float32), bh, bw)
+    v = _block_mean(
+        np.ascontiguousarray(valid[: bh * _BLOCK, : bw * _BLOCK], dtype=np.float32), bh, bw
+    )
     ma, mb = _block_mean(a, bh, bw), _block_mean(b, bh, bw)
     sa = np.sqrt(np.maximum(_block_mean(a * a, bh, bw) - ma * ma, 0.0))
     sb = np.sqrt(np.maximum(_block_mean(b * b, bh, bw) - mb * mb, 0.0))
@@ -133,10 +143,19 @@ def compare(
     # Match sharpness: the claim may have been softened by resizing or re-photographing.
     lc = _luma(claim_f)
     lr0 = _luma(fitted)
+    # Judge sharpness on textured pixels only: on a flat studio background every blur fits.
+    edges = cv2.morphologyEx(lc, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).ravel()
+    textured = sample[edges[sample] > 8.0]
+    if len(textured) >= 200:
+        sample = textured
     best: tuple[float, float, np.ndarray] | None = None
     for sigma in (0.0, 0.8, 1.6, 2.6):
         lr = lr0 if sigma == 0 else cv2.GaussianBlur(lr0, (0, 0), sigma)
-        err = float(np.median(np.abs(lc.ravel()[sample] - lr.ravel()[sample]))) if len(sample) else 0.0
+        err = (
+            float(np.median(np.abs(lc.ravel()[sample] - lr.ravel()[sample])))
+            if len(sample)
+            else 0.0
+        )
         if best is None or err < best[0]:
             best = (err, sigma, lr)
     assert best is not None
@@ -160,7 +179,9 @@ def compare(
     fine = agree & (fncc > fine_ncc) & (np.maximum(fa, fb) > 1.0)
     n_inf = int(informative.sum())
     agreement = float(agree.sum() / n_inf) if n_inf else 0.0
-    fine_agreement = float(fine.sum() / max(int((informative & (np.maximum(fa, fb) > 1.0)).sum()), 1))
+    fine_agreement = float(
+        fine.sum() / max(int((informative & (np.maximum(fa, fb) > 1.0)).sum()), 1)
+    )
 
     # Pixel residual, normalised by the residual noise of agreeing areas and local contrast.
     diff = np.abs(claim_f - fitted).max(axis=2)

@@ -79,7 +79,9 @@ def edit_regions(
             continue
         ys, xs = np.nonzero(member)
         x0, y0 = int(xs.min()), int(ys.min())
-        box = Box(x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, min(1.0, strength / (4 * z)))
+        box = Box(
+            x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, min(1.0, strength / (4 * z))
+        )
         boxes.append(box.scaled(to_full))
         keep_mask |= labels == i
     heat[~keep_mask] *= 0.3

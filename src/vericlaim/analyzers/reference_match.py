@@ -44,7 +44,7 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """Mean colour change (0..255) above which a copy counts as filtered."""
     edit_z: float = 4.0
     """Residual, in units of the residual noise, above which a pixel may be edited."""
-    min_edit_area: float = 0.0008
+    min_edit_area: float = 0.0002
     """Smallest edit reported, as a share of the frame."""
     partial_blocks: int = 10
     partial_fine: float = 0.6
@@ -79,7 +79,12 @@ def _scale(f: float) -> np.ndarray:
     return np.diag([f, f, 1.0])
 
 
-def _cmp_scale(claim_shape: tuple[int, int], h_frame: np.ndarray, ref_shape: tuple[int, int], cfg: ReferenceMatchConfig) -> float:
+def _cmp_scale(
+    claim_shape: tuple[int, int],
+    h_frame: np.ndarray,
+    ref_shape: tuple[int, int],
+    cfg: ReferenceMatchConfig,
+) -> float:
     """Comparison scale for the claim frame: at most ``compare_side`` and no finer than the
     reference can support (an enlarged reference only adds blur)."""
     g = min(1.0, cfg.compare_side / max(claim_shape))
@@ -122,11 +127,16 @@ def match_frames(
     claim_cmp = cv2.resize(claim_px, size, interpolation=cv2.INTER_AREA) if g < 1 else claim_px
     h_cmp = _scale(g) @ h_frame
     warped, valid = warp_reference(ref_px, h_cmp, size)
-    k = refine(cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY), cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), valid)
-    if k is not None:
-        h_cmp = k @ h_cmp
-        warped, valid = warp_reference(ref_px, h_cmp, size)
     comparison = compare(claim_cmp, warped, valid)
+    if comparison.agreement < 0.9:
+        claim_gray = cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY)
+        k = refine(claim_gray, cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), valid)
+        if k is not None:
+            # Keep the sub-pixel refinement only when the photos then agree better.
+            warped2, valid2 = warp_reference(ref_px, k @ h_cmp, size)
+            refined = compare(claim_cmp, warped2, valid2)
+            if refined.agreement > comparison.agreement:
+                h_cmp, comparison = k @ h_cmp, refined
     # Reference full-resolution pixels -> claim full-resolution pixels.
     ref_full_scale = reference_frame.scale
     h_full = _scale(1 / (g * claim_full_scale)) @ h_cmp @ _scale(ref_full_scale)
@@ -152,7 +162,18 @@ def match_frames(
             relation = "global_filter"
         else:
             relation = "verbatim_copy"
-        return Match(relation, reference, reference_frame, claim_frame, alignment, comparison, h_full, tuple(boxes), heat, g)
+        return Match(
+            relation,
+            reference,
+            reference_frame,
+            claim_frame,
+            alignment,
+            comparison,
+            h_full,
+            tuple(boxes),
+            heat,
+            g,
+        )
 
     component = largest_component(comparison.block_fine)
     if component is not None and component.blocks >= cfg.partial_blocks:
@@ -160,8 +181,21 @@ def match_frames(
         if fine_share >= cfg.partial_fine:
             box = component.box.scaled(to_full)
             heat = component.mask_like(comparison.zmap.shape)
-            return Match("partial_copy", reference, reference_frame, claim_frame, alignment, comparison, h_full, (box,), heat, g)
-    return Match("same_product", reference, reference_frame, claim_frame, alignment, comparison, h_full)
+            return Match(
+                "partial_copy",
+                reference,
+                reference_frame,
+                claim_frame,
+                alignment,
+                comparison,
+                h_full,
+                (box,),
+                heat,
+                g,
+            )
+    return Match(
+        "same_product", reference, reference_frame, claim_frame, alignment, comparison, h_full
+    )
 
 
 @register
@@ -177,7 +211,9 @@ class ReferenceMatchAnalyzer(Analyzer):
         super().__init__(config)
         self._cache: dict[tuple[str, int, bool], tuple[Features, float]] = {}
 
-    def _features(self, evidence: Evidence, index: int, mirrored: bool = False) -> tuple[Features, float]:
+    def _features(
+        self, evidence: Evidence, index: int, mirrored: bool = False
+    ) -> tuple[Features, float]:
         key = (evidence.sha256, index, mirrored)
         if key not in self._cache:
             cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
@@ -230,7 +266,9 @@ class ReferenceMatchAnalyzer(Analyzer):
                 mirrored=match.alignment.mirrored,
             )
         if match.homography_full is not None:
-            details["homography"] = [[round(float(v), 6) for v in row] for row in match.homography_full]
+            details["homography"] = [
+                [round(float(v), 6) for v in row] for row in match.homography_full
+            ]
         if match.comparison is not None:
             c = match.comparison
             details.update(
@@ -247,14 +285,23 @@ class ReferenceMatchAnalyzer(Analyzer):
             score = min(1.0, 0.6 + 0.4 * c.agreement)
             label = "copied" if match.relation == "partial_copy" else "edit"
             regions = tuple(
-                Region(b.x, b.y, b.w, b.h, label=label, score=round(b.score, 3)) for b in match.boxes
+                Region(b.x, b.y, b.w, b.h, label=label, score=round(b.score, 3))
+                for b in match.boxes
             )
             return self.finding(
-                media, code, score=score, confidence=score, params=params, details=details,
-                heatmap=match.heatmap, regions=regions,
+                media,
+                code,
+                score=score,
+                confidence=score,
+                params=params,
+                details=details,
+                heatmap=match.heatmap,
+                regions=regions,
             )
         if match.relation == "same_product":
             assert match.alignment is not None
             confidence = min(1.0, match.alignment.inliers / (4 * self.config.min_inliers))  # type: ignore[attr-defined]
-            return self.finding(media, code, score=0.0, confidence=confidence, params=params, details=details)
+            return self.finding(
+                media, code, score=0.0, confidence=confidence, params=params, details=details
+            )
         return self.finding(media, code, score=0.0, confidence=0.5, params=params, details=details)
