@@ -15,10 +15,12 @@ from tests.conftest import encode, textured_image
 
 __all__ = [
     "jpeg_with_exif",
+    "make_audio_only",
     "make_video",
     "marked_image",
     "png_bomb",
     "png_chunk",
+    "scene_picture",
 ]
 
 
@@ -53,6 +55,11 @@ def jpeg_with_exif(pixels: np.ndarray, tags: dict[int, object], **kwargs: object
     return encode(pixels, "JPEG", exif=exif.tobytes(), **kwargs)
 
 
+def scene_picture(size: tuple[int, int], k: int) -> np.ndarray:
+    """The picture of scene ``k`` in :func:`make_video`."""
+    return textured_image(size[0], size[1], seed=100 + k)
+
+
 def make_video(
     *,
     container: str = "mp4",
@@ -61,6 +68,7 @@ def make_video(
     fps: int = 10,
     size: tuple[int, int] = (160, 120),
     scenes: int = 3,
+    pictures: list[np.ndarray] | None = None,
     gop: int | None = None,
     rotation: int | None = None,
     tags: dict[str, str] | None = None,
@@ -69,11 +77,13 @@ def make_video(
 ) -> bytes:
     """Encode ``frames`` frames showing ``scenes`` distinct textured pictures in turn.
 
-    Scene ``k`` starts at frame ``k * frames // scenes``. ``rotation`` writes a display
-    matrix (counter-clockwise degrees). ``faststart`` (moov first) needs a ``path``.
+    Scene ``k`` starts at frame ``k * frames // scenes`` and shows ``scene_picture(size, k)``
+    unless ``pictures`` are given. ``rotation`` writes a display matrix (counter-clockwise
+    degrees). ``faststart`` (moov first) needs a ``path``.
     """
     width, height = size
-    pictures = [textured_image(width, height, seed=100 + k) for k in range(scenes)]
+    pictures = pictures or [scene_picture(size, k) for k in range(scenes)]
+    scenes = len(pictures)
     target: Path | io.BytesIO = path if path is not None else io.BytesIO()
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(target, "w", format=container, options=options) as out:
@@ -94,3 +104,19 @@ def make_video(
     if isinstance(target, io.BytesIO):
         return target.getvalue()
     return target.read_bytes()
+
+
+def make_audio_only(seconds: float = 0.5) -> bytes:
+    """An MP4 holding nothing but an AAC audio track."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=44100)
+        samples = np.zeros((1, 1024), np.float32)
+        for i in range(int(seconds * 44100 / 1024)):
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, i * 1024
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()

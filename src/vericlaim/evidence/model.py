@@ -32,10 +32,15 @@ class C2paStore:
 class MediaMetadata:
     """Raw metadata, recorded once at load time and never interpreted here.
 
-    ``exif`` maps tag names (``"Software"``, ``"UserComment"``, ...) to JSON-able values;
-    ``xmp`` is the XMP packet text; ``png_text`` holds tEXt/iTXt/zTXt chunks;
+    ``exif`` maps tag names (``"Software"``, ``"UserComment"``, ``"GPSLatitude"``, ...) from
+    the main, Exif, GPS and Interop directories to JSON-able values (binary values that are
+    not text as ``"hex:..."``; UserComment decoded by its character-set code);
+    ``xmp`` is the XMP packet text; ``png_text`` holds tEXt/iTXt/zTXt chunks (the XMP
+    packet excepted); ``c2pa`` is the manifest store, ``None`` when the file has none;
+    ``icc_profile`` is the embedded ICC profile's description (``"Display P3"``);
     ``jpeg_quant_tables`` holds the quantization tables in natural (row-major) order;
-    ``container`` holds a video container's tags.
+    ``container`` holds a video container's tags, then its video stream's prefixed
+    ``video.`` (``"video.handler_name"``).
     """
 
     exif: Mapping[str, Any] = field(default_factory=dict)
@@ -68,8 +73,12 @@ class Evidence:
     """A photo or video as received, with its decoded frames and metadata.
 
     ``width`` and ``height`` are the full size after EXIF orientation; regions in
-    findings are always in that coordinate system. ``data`` is the original bytes,
-    kept for analyzers that read the encoding itself (JPEG tables, C2PA, watermarks).
+    findings are always in that coordinate system. ``orientation`` is the EXIF
+    orientation that was applied (1: none); for a video, the one with the same effect as
+    its display matrix (6 for the usual portrait phone video). ``data`` is the original
+    bytes, kept for analyzers that read the encoding itself (JPEG tables, C2PA,
+    watermarks). A video has ``duration_s`` and one frame per sampled scene, first frame
+    first.
     """
 
     media_id: str

@@ -101,7 +101,7 @@ def load_video(
     """
     with _reading(source), _open(data, source) as container:
         stream = _video_stream(container, source)
-        plan = _plan(container, stream, len(data), source, settings)
+        plan = _plan(container, stream, data, source, settings)
         frames, rotation = _sample(container, stream, plan, settings, source)
         tags = _tags(container, stream)
         width, height = stream.codec_context.width, stream.codec_context.height
@@ -179,7 +179,9 @@ def _video_stream(container: Any, source: str) -> Any:
     raise UnsupportedFormat(source, f"no video stream in the file ({', '.join(kinds)} streams)")
 
 
-def _plan(container: Any, stream: Any, size: int, source: str, settings: Settings) -> _Plan:
+def _plan(container: Any, stream: Any, data: bytes, source: str, settings: Settings) -> _Plan:
+    if stream.codec_context is None:
+        raise UnsupportedFormat(source, "the video stream's codec cannot be decoded here")
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:
         raise CorruptMedia(source, "video stream has no picture size")
@@ -195,14 +197,17 @@ def _plan(container: Any, stream: Any, size: int, source: str, settings: Setting
     if (stream.frames or 0) > frame_cap or len(stream.index_entries) > frame_cap:
         raise LimitExceeded(source, f"video has more than {frame_cap:,} frames")
     entries = [(e.timestamp, e.is_keyframe, e.pos, e.size) for e in stream.index_entries]
-    if not entries:  # a fragmented or index-less file: read the packets (no decoding)
-        entries = _scan_packets(container, stream, frame_cap, source)
+    if not entries:
+        # A fragmented or index-less file: read its packets, without decoding, in a second
+        # reader (such files often cannot seek back to the start).
+        with _open(data, source) as scan:
+            entries = _scan_packets(scan, scan.streams[stream.index], frame_cap, source)
     if not entries:
         raise CorruptMedia(source, "video stream has no frames")
     end = max((pos + length for _, _, pos, length in entries if pos >= 0), default=0)
-    if end > size:
+    if end > len(data):
         raise CorruptMedia(
-            source, f"truncated video: {end - size:,} bytes of its frames are missing"
+            source, f"truncated video: {end - len(data):,} bytes of its frames are missing"
         )
     stamps = sorted(ts for ts, *_ in entries)
     rate = float(stream.average_rate or stream.guessed_rate or 0)
@@ -238,7 +243,6 @@ def _scan_packets(
         if len(entries) >= frame_cap:
             raise LimitExceeded(source, f"video has more than {frame_cap:,} frames")
         entries.append((packet.dts, packet.is_keyframe, packet.pos or 0, packet.size))
-    container.seek(0, stream=stream)
     return entries
 
 
