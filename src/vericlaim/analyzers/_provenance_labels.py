@@ -101,8 +101,12 @@ _LOOSE_FIELD = re.compile(
 )
 
 
-def parse_aigc(text: Any, where: str) -> Tc260Label | None:
-    """The label in ``text`` (JSON, escaped JSON, or JSON-like text), or ``None``."""
+def parse_aigc(text: Any, where: str, *, strict: bool = False) -> Tc260Label | None:
+    """The label in ``text`` (JSON, escaped JSON, or JSON-like text), or ``None``.
+
+    With ``strict``, only a JSON object that parses counts; otherwise the elements of
+    broken JSON (cut off, single-quoted) are read one by one as a last resort.
+    """
     raw = clean_text(text)
     if not raw.strip():
         return None
@@ -114,6 +118,8 @@ def parse_aigc(text: Any, where: str) -> Tc260Label | None:
         found = _from_object(candidate, where)
         if found:
             return found
+    if strict:
+        return None
     # Broken JSON (cut off, single quotes): read the elements one by one.
     fields: dict[str, str] = {}
     for match in _LOOSE_FIELD.finditer(unescape_all(raw)):
@@ -170,7 +176,8 @@ class Remnant:
     offset: int
     encoding: str
     fragment: str
-    label: Tc260Label | None
+    label: Tc260Label | None  # a whole label that still parses as JSON
+    label_value: str | None  # the Label element read from the fragments, if any
 
 
 def find_remnants(data: bytes, *, max_bytes: int) -> list[Remnant]:
@@ -196,9 +203,17 @@ def find_remnants(data: bytes, *, max_bytes: int) -> list[Remnant]:
                     continue
                 seen.add(bucket)
                 text = _decode(window, encoding)
-                label = parse_aigc(text, where=f"file bytes at offset {pos}")
+                where = f"file bytes at offset {pos}"
+                label = parse_aigc(text, where, strict=True)
+                loose = label or parse_aigc(text, where)
                 remnants.append(
-                    Remnant(offset=pos, encoding=encoding, fragment=_fragment(text), label=label)
+                    Remnant(
+                        offset=pos,
+                        encoding=encoding,
+                        fragment=_fragment(text),
+                        label=label,
+                        label_value=loose.label if loose else None,
+                    )
                 )
     return remnants
 

@@ -197,7 +197,12 @@ def _label_signals(media: Evidence, xmp: XmpFacts, max_bytes: int) -> list[Signa
                     {
                         "where": where,
                         "fragments": [
-                            {"offset": r.offset, "encoding": r.encoding, "text": r.fragment}
+                            {
+                                "offset": r.offset,
+                                "encoding": r.encoding,
+                                "label_value": r.label_value,
+                                "text": r.fragment,
+                            }
                             for r in remnants[:5]
                         ],
                     },
@@ -333,7 +338,7 @@ def _watermark_signals(
         return []
     frame = media.frames[0]
     pixels = frame.pixels if frame.scale == 1.0 else media.full_pixels()
-    matches = detect_marks(np.asarray(pixels))
+    matches = detect_marks(_as_stored(np.asarray(pixels), media.orientation))
     if not matches:
         notes["watermark"] = "skipped: image too small"
         return []
@@ -360,6 +365,22 @@ def _watermark_signals(
             confidence=best.bit_agreement,
         )
     ]
+
+
+def _as_stored(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Undo the EXIF orientation the loader applied: the mark lives on the stored grid."""
+    if orientation == 6:  # shown rotated 90 degrees clockwise
+        return np.rot90(pixels, 1)
+    if orientation == 8:  # shown rotated 90 degrees counter-clockwise
+        return np.rot90(pixels, -1)
+    undo = {
+        2: lambda p: p[:, ::-1],
+        3: lambda p: p[::-1, ::-1],
+        4: lambda p: p[::-1],
+        5: lambda p: p.transpose(1, 0, 2),
+        7: lambda p: p[::-1, ::-1].transpose(1, 0, 2),
+    }.get(orientation)
+    return np.ascontiguousarray(undo(pixels)) if undo else pixels
 
 
 def _watermark_skip(media: Evidence, config: ProvenanceConfig) -> str | None:
