@@ -49,7 +49,7 @@ _MARK_NAMES = {
 _EXIF_TOOL_TAGS = ("Software", "ProcessingSoftware", "HostComputer", "Artist")
 _PNG_TOOL_KEYS = {"software", "source", "generator", "creator", "tool", "creatortool"}
 _CONTAINER_TOOL = re.compile(
-    r"software|encoder|tool|generator|creator|producer|application|make|model|artist|author|comment",
+    r"software|encoder|tool|generator|creator|producer|application|make|model|artist|author",
     re.I,
 )
 _LABEL_HINT = re.compile(r"contentproducer|produceid|aigc", re.I)
