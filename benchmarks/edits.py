@@ -203,7 +203,7 @@ def add_stain(pixels: np.ndarray, fg: np.ndarray, rng: np.random.Generator) -> E
     x0, y0 = cx - size // 2, cy - size // 2
     region = (slice(y0, y0 + size), slice(x0, x0 + size))
     alpha = alpha * _soft(dilate(fg, 2), 1.5)[region]
-    alpha *= rng.uniform(0.5, 0.9)
+    alpha *= rng.uniform(0.6, 0.95)
     out = pixels.copy()
     factor = 1 - alpha[..., None] * (1 - np.clip(colour, 0, 1))[None, None, :]
     out[region] = np.clip(pixels[region] * factor, 0, 255).astype(np.uint8)

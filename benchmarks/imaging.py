@@ -102,32 +102,37 @@ def changed_mask(
 def product_mask(pixels: np.ndarray) -> np.ndarray:
     """Where the product is in a studio photo on a plain background.
 
-    The background colour is the median of the border; the product is what differs from
-    it, cleaned up, each large part replaced by its convex hull. A photo whose product
-    cannot be found this way (a full scene) gets its central region instead.
+    The background is what can be reached from the border through pixels of the border's
+    colour; the rest is the product. A boxy part (a carton, whose white print may touch
+    the white backdrop) becomes its convex hull; an irregular one (a leek, a bunch of
+    bananas) keeps its outline. A photo whose product cannot be found this way (a full
+    scene) gets its central region instead.
     """
     h, w = pixels.shape[:2]
     img = pixels.astype(np.int16)
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
     background = np.median(border, axis=0)
-    spread = np.abs(border - background).max(axis=1)
-    if np.mean(spread < 24) > 0.8:
-        fg = (np.abs(img - background).max(axis=2) > 24).astype(np.uint8)
-        k = np.ones((max(3, (min(h, w) // 100) | 1),) * 2, np.uint8)
-        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, k)
-        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, k, iterations=2)
+    if np.mean(np.abs(border - background).max(axis=1) <= 24) > 0.8:
+        near = np.abs(img - background).max(axis=2) <= 14
+        walls = cv2.dilate((~near).astype(np.uint8), np.ones((3, 3), np.uint8))
+        flood = np.pad((walls == 0).astype(np.uint8), 1, constant_values=1)
+        cv2.floodFill(flood, None, (0, 0), 2)
+        fg = (flood != 2)[1:-1, 1:-1].astype(np.uint8)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
         if n > 1:
-            # A white carton's white print touches the white backdrop: each large part of the
-            # product becomes its convex hull, so the label's white areas count as product.
             sizes = stats[1:, cv2.CC_STAT_AREA]
-            hulls = np.zeros((h, w), np.uint8)
-            for i in 1 + np.flatnonzero(sizes >= 0.1 * sizes.max()):
-                points = cv2.findNonZero((labels == i).astype(np.uint8))
-                cv2.fillConvexPoly(hulls, cv2.convexHull(points), 1)
-            hull = hulls > 0
-            if 0.05 <= hull.mean() <= 0.95:
-                return hull
+            product = np.zeros((h, w), np.uint8)
+            for i in 1 + np.flatnonzero(sizes >= 0.05 * sizes.max()):
+                part = (labels == i).astype(np.uint8)
+                points = cv2.findNonZero(part)
+                _, (rw, rh), _ = cv2.minAreaRect(points)
+                if part.sum() >= 0.75 * rw * rh:
+                    cv2.fillConvexPoly(product, cv2.convexHull(points), 1)
+                else:
+                    product |= part
+            if 0.03 <= product.mean() <= 0.95:
+                return product > 0
     central = np.zeros((h, w), bool)
     central[int(0.08 * h) : int(0.92 * h), int(0.08 * w) : int(0.92 * w)] = True
     return central

@@ -115,17 +115,18 @@ deterministic for a seed.
   its mask as a shading map (the defect divided by the tile's own inpainted surface),
   scaled to 20–50 % (cracks) or 12–35 % (breaks) of the product's long side, rotated,
   flipped, centred on a product pixel and blended by multiply (60 %) or Poisson cloning
-  (`cv2.seamlessClone`, 40 %). *stain*: an irregular blob with soft edges, a darker rim and
-  uneven density in coffee/tea/dirt/rust/grease colours, multiply-blended. *inpaint*: of 16
-  candidate boxes on the product, the one with the most edges (a label or logo) is
-  erased with `cv2.inpaint` (Telea or Navier-Stokes). *global filter*: 1–3 of warm, cool,
-  saturation, contrast, brightness, gamma, sepia, fade, with a mean change of at least 6
-  levels. *copy-move*: the 18 NoSo forgeries `NN_mod*.png` against `NN.png`. *partial
-  copy*: the product of a listing photo, or a box/ellipse of a NoSo original, pasted at
-  0.7–1.3x (alpha-feathered, or Poisson-cloned in 30 %) into a grocery `natural/` photo of
-  another coarse class or a `noso/dataset` photo. Products are found in studio photos as
-  the convex hulls of what differs from the border colour; NoSo photos use their central
-  84 %. Edits are clipped to the product.
+  (`cv2.seamlessClone`, 40 %). *stain*: an irregular blob with soft edges, a darker rim
+  and uneven density in coffee/tea/dirt/rust/grease colours at 60–95 % opacity,
+  multiply-blended. *inpaint*: of 16 candidate boxes on the product, the one with the most
+  edges (a label or logo) is erased with `cv2.inpaint` (Telea or Navier-Stokes). *global
+  filter*: 1–3 of warm, cool, saturation, contrast, brightness, gamma, sepia, fade, with a
+  mean change of at least 6 levels. *copy-move*: the 18 NoSo forgeries `NN_mod*.png`
+  against `NN.png`. *partial copy*: the product of a listing photo, or a box/ellipse of a
+  NoSo original, pasted at 0.7–1.3x (alpha-feathered, or Poisson-cloned in 30 %) into a
+  grocery `natural/` photo of another coarse class or a `noso/dataset` photo. In a studio
+  photo the product is what cannot be reached from the border through backdrop-coloured
+  pixels (boxy parts such as cartons filled to their convex hull); NoSo photos use their
+  central 84 %. Edits are clipped to the product.
 - **Ground truth.** The edited pixels are those the edit changed by more than 8 levels in
   some channel (gaps closed, holes filled), clipped to where the edit could reach; for
   copy-move, the part of NoSo's mask (which marks both source and target) that differs
