@@ -6,6 +6,9 @@ environment variables.
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -40,5 +43,17 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides on top."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Build settings from the environment, with explicit overrides on top.
+
+    Without overrides the result is reused until a ``VERICLAIM_*`` variable changes:
+    validating settings costs more than decoding a small photo.
+    """
+    if overrides:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("VERICLAIM_")))
+    return _from_environment(key)
+
+
+@lru_cache(maxsize=4)
+def _from_environment(key: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings()

@@ -30,7 +30,7 @@ DERIVED = ("verbatim_copy", "local_edit", "global_filter", "partial_copy")
 class ReferenceMatchConfig(AnalyzerConfig):
     feature_side: int = 448
     """Long side (px) at which features are detected."""
-    n_features: int = 900
+    n_features: int = 700
     compare_side: int = 512
     """Long side (px) at which the aligned photos are compared."""
     max_upsample: float = 1.3
@@ -128,7 +128,9 @@ def match_frames(
     h_cmp = _scale(g) @ h_frame
     warped, valid = warp_reference(ref_px, h_cmp, size)
     comparison = compare(claim_cmp, warped, valid)
-    if comparison.agreement < 0.9:
+    if comparison.agreement < cfg.derived_agreement:
+        # Many inliers but little agreement: possibly a slight misregistration, which a
+        # sub-pixel refinement can undo. Honest photos end up here too and stay honest.
         claim_gray = cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY)
         k = refine(claim_gray, cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), valid)
         if k is not None:
