@@ -111,8 +111,10 @@ def test_changed_pixels_after_signing_make_the_manifest_invalid() -> None:
     invalid = found["provenance.c2pa_invalid"]
     assert invalid.score >= 0.5
     assert {p["code"] for p in invalid.details["problems"]} == {"assertion.dataHash.mismatch"}
-    assert "data changed after signing" in invalid.message_en
-    assert "数据哈希不匹配" in invalid.message_zh
+    assert "assertion.dataHash.mismatch" in invalid.message_en
+    assert "assertion.dataHash.mismatch" in invalid.message_zh
+    assert "数据哈希不匹配" in invalid.details["problems"][0]["zh"]
+    assert "data changed after signing" in invalid.details["problems"][0]["en"]
     # The declaration is still there, and still reported.
     assert "provenance.c2pa_ai_generated" in found
 
@@ -172,5 +174,8 @@ def test_every_conformance_image_is_read_and_its_problems_reported(shared_data: 
 def test_conformance_problems_are_named_in_both_languages(shared_data: Path) -> None:
     image = shared_data / "c2pa" / "image" / "jpeg" / "adobe-20220124-E-sig-CA.jpg"
     invalid = findings_of(image.read_bytes())["provenance.c2pa_invalid"]
-    assert "claim signature does not verify" in invalid.message_en
-    assert "声明签名不匹配" in invalid.message_zh
+    assert "claimSignature.mismatch" in invalid.message_en
+    assert "签名" in invalid.message_zh
+    problem = invalid.details["problems"][0]
+    assert problem["en"] == "the claim signature does not verify"
+    assert problem["zh"] == "声明签名不匹配"

@@ -101,19 +101,17 @@ def _problems(store: Mapping[str, Any]) -> list[dict[str, str]]:
     return problems
 
 
-def _describe(problems: list[dict[str, str]]) -> tuple[str, str]:
-    zh: list[str] = []
-    en: list[str] = []
+def _explain(problems: list[dict[str, str]]) -> str:
+    """The distinct failure codes for the message (standard identifiers, the same in zh and
+    en); each problem's words in both languages go into its details entry."""
     for problem in problems:
         words = _PROBLEM_WORDS.get(problem["code"])
-        suffix = "" if problem["scope"] == "active manifest" else " (ingredient)"
-        zh_suffix = "" if problem["scope"] == "active manifest" else "（成分）"
-        item_zh = f"{words[0]}{zh_suffix}" if words else f"{problem['code']}{zh_suffix}"
-        item_en = f"{words[1]}{suffix}" if words else f"{problem['code']}{suffix}"
-        if item_en not in en:
-            zh.append(item_zh)
-            en.append(item_en)
-    return "；".join(zh), "; ".join(en)
+        if words:
+            problem["zh"], problem["en"] = words
+    codes = [
+        p["code"] + ("" if p["scope"] == "active manifest" else " (ingredient)") for p in problems
+    ]
+    return ", ".join(dict.fromkeys(codes))
 
 
 def _source_types(value: Any, depth: int = 0) -> Iterator[str]:
@@ -202,15 +200,13 @@ def c2pa_signals(store: C2paStore | None) -> list[Signal]:
 
     problems = _problems(report)
     if problems or store.validation_state == "Invalid":
-        zh, en = (
-            _describe(problems) if problems else ("校验状态为无效", "validation state is Invalid")
-        )
+        listed = _explain(problems) if problems else "validation_state Invalid"
         signals.append(
             Signal(
                 "provenance.c2pa_invalid",
                 0.8,
                 "c2pa:invalid",
-                {"problems": en, "problems_zh": zh},
+                {"problems": listed},
                 {**base, "problems": problems},
             )
         )
