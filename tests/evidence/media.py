@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -88,7 +89,7 @@ def make_video(
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(target, "w", format=container, options=options) as out:
         out.metadata.update(tags or {})
-        stream = out.add_stream(codec, rate=fps)
+        stream: Any = out.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         if gop is not None:
@@ -110,7 +111,7 @@ def make_audio_only(seconds: float = 0.5) -> bytes:
     """An MP4 holding nothing but an AAC audio track."""
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("aac", rate=44100)
+        stream: Any = out.add_stream("aac", rate=44100)
         samples = np.zeros((1, 1024), np.float32)
         for i in range(int(seconds * 44100 / 1024)):
             frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")

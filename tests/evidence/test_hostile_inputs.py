@@ -54,6 +54,14 @@ def test_truncated_jpeg() -> None:
     )
 
 
+@pytest.mark.parametrize("pil_format", ["PNG", "WEBP", "TIFF", "BMP", "GIF"])
+def test_truncated_images_of_other_formats(pil_format: str) -> None:
+    data = encode(textured_image(200, 150, seed=13), pil_format)
+    expect(
+        CorruptMedia, lambda: load_bytes(data[: len(data) // 2], source="half"), "half", pil_format
+    )
+
+
 def test_text_file_named_jpg(tmp_path: Path) -> None:
     path = tmp_path / "notes.jpg"
     path.write_text("Order 1234: the vase arrived broken.\n")

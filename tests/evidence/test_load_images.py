@@ -132,12 +132,20 @@ def test_exif_orientation_is_applied_like_exif_transpose(orientation: int) -> No
     assert evidence.metadata.exif["Orientation"] == orientation
 
 
-def test_orientation_6_swaps_size_and_turns_the_photo_clockwise() -> None:
-    evidence = load_bytes(jpeg_with_exif(marked_image(80, 40), {0x0112: 6}, quality=95))
+@pytest.mark.parametrize("pil_format", ["JPEG", "PNG", "WEBP", "TIFF", "AVIF"])
+def test_orientation_6_swaps_size_and_turns_the_photo_clockwise(pil_format: str) -> None:
+    if pil_format == "AVIF" and not features.check("avif"):
+        pytest.skip("Pillow built without AVIF")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(marked_image(80, 40), pil_format, exif=exif.tobytes())
+    evidence = load_bytes(data)
     pixels = evidence.frames[0].pixels
     assert (evidence.width, evidence.height) == (40, 80) and pixels.shape == (80, 40, 3)
-    # The stored top-left corner is at the top right once turned 90 degrees clockwise.
+    # The stored top-left corner is at the top right once turned 90 degrees clockwise (and
+    # at the bottom right if a reader that turns the photo itself were turned again).
     assert pixels[:8, -8:].mean() > 200 and pixels[:8, :8].mean() < 50
+    assert evidence.orientation == 6 and evidence.metadata.exif["Orientation"] == 6
 
 
 def test_heif_orientation_is_applied_once() -> None:

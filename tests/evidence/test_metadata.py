@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -174,9 +173,3 @@ def test_video_container_tags_are_recorded() -> None:
     assert container["major_brand"] == "isom"
     assert container["creation_time"].startswith("2024-05-01")
     assert container["video.handler_name"] == "VideoHandler"
-
-
-def test_metadata_is_read_once_into_a_frozen_record() -> None:
-    evidence = load_bytes(io.BytesIO(encode(PHOTO)).getvalue())
-    with pytest.raises(AttributeError):
-        evidence.metadata.xmp = "changed"  # type: ignore[misc]

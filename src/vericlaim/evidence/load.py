@@ -49,6 +49,11 @@ _SUPPORTED = "JPEG, PNG, WebP, HEIC, BMP, TIFF, MP4 or MOV"
 # A photo up to this much larger than the analysis size is kept as decoded: resampling it
 # would cost detail for little speed.
 _SHRINK_MARGIN = 1.5
+# Formats whose reader turns the photo upright itself, and reports the turned size from
+# the header: libheif applies HEIF's rotation and mirroring, Pillow's TIFF reader the
+# orientation tag. Turning these again would turn them twice. Pillow's AVIF reader, like
+# the JPEG, PNG and WebP ones, leaves the orientation to us.
+_DECODER_ORIENTS = {"heif", "tiff"}
 # Modes Pillow's box reduction handles; others (palette, 16-bit) are converted first.
 _BOXABLE = {"RGB", "RGBA", "RGBX", "L", "LA", "CMYK", "I", "F"}
 # Full-resolution decodes kept for analyzers that ask again (a 48 MP photo is 144 MB).
@@ -158,9 +163,15 @@ def _load_image(
     image = _open_image(data, fmt, source, max_pixels=settings.max_pixels)
     width, height = image.size  # before a reduced decode changes it
     pixels, orientation = _decode(image, fmt, source, max_side=settings.analysis_side)
-    # After decoding: PNG keeps EXIF and text chunks after the pixel data.
-    metadata = read_image_metadata(image, data, fmt, mime=mime, source=source)
-    if orientation in (5, 6, 7, 8) and fmt != "heif":
+    metadata = read_image_metadata(
+        image,
+        data,
+        fmt,
+        mime=mime,
+        source=source,
+        orientation=orientation if fmt in _DECODER_ORIENTS else None,
+    )
+    if orientation in (5, 6, 7, 8) and fmt not in _DECODER_ORIENTS:
         width, height = height, width
     return Evidence(
         media_id=media_id,
@@ -248,6 +259,8 @@ def _decode(
     width, height = image.size
     # A photo up to _SHRINK_MARGIN times the analysis size is kept as it is.
     target = max_side if max_side and max(width, height) > max_side * _SHRINK_MARGIN else None
+    # Pillow's TIFF reader deletes the tag once it has applied it: read it first.
+    tiff_orientation = _orientation(image) if fmt == "tiff" else 1
     with _decoding(source, fmt):
         if target and fmt == "jpeg" and max(width, height) >= 2 * target:
             # libjpeg's DCT scaling decodes at 1/2, 1/4 or 1/8 size, never below the
@@ -257,11 +270,11 @@ def _decode(
         image.load()
         pixels = _shrink(_to_rgb(_box_reduce(image, target)), target)
     if fmt == "heif":
-        # libheif applies the container's rotation and mirroring itself (and pillow-heif
-        # rewrites the EXIF tag to 1); rotating again would turn the photo twice. Pillow's
-        # AVIF plugin does not: it reports the rotation as an EXIF orientation instead.
         orientation = _heif_orientation(image)
+    elif fmt == "tiff":
+        orientation = tiff_orientation
     else:
+        # After decoding: a PNG may keep its EXIF after the pixel data.
         orientation = _orientation(image)
         pixels = _orient(pixels, orientation)
     pixels = np.ascontiguousarray(pixels)

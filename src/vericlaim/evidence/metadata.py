@@ -32,7 +32,13 @@ _PNG_TEXT_TOTAL_MAX = 8 << 20
 
 
 def read_image_metadata(
-    image: Image.Image, data: bytes, fmt: str, *, mime: str, source: str
+    image: Image.Image,
+    data: bytes,
+    fmt: str,
+    *,
+    mime: str,
+    source: str,
+    orientation: int | None = None,
 ) -> MediaMetadata:
     """Collect what a photo says about itself, without interpreting it.
 
@@ -46,12 +52,15 @@ def read_image_metadata(
         The sniffed format and its media type.
     source : str
         The file's name, for C2PA error messages.
+    orientation : int, optional
+        The orientation the file declared, where the decoder applied it and dropped the
+        tag (HEIF, TIFF): raw metadata records what the file said.
     """
     with warnings.catch_warnings():
         # Pillow warns about, rather than refuses, odd EXIF; those warnings are noise here.
         warnings.simplefilter("ignore")
         return MediaMetadata(
-            exif=_exif(image),
+            exif=_exif(image, orientation),
             xmp=_xmp(image.info, data),
             png_text=_png_text(data) if fmt == "png" else {},
             c2pa=read_c2pa_safely(data, mime, source=source),
@@ -83,7 +92,7 @@ def read_c2pa_safely(data: bytes, mime: str, *, source: str) -> C2paStore | None
         )
 
 
-def _exif(image: Image.Image) -> dict[str, Any]:
+def _exif(image: Image.Image, declared_orientation: int | None) -> dict[str, Any]:
     try:
         exif = image.getexif()
         entries = [(tag, value, ExifTags.TAGS) for tag, value in exif.items()]
@@ -107,11 +116,8 @@ def _exif(image: Image.Image) -> dict[str, Any]:
             out[name] = _exif_value(tag, value)
         except Exception:
             continue
-    # pillow-heif applies the HEIF orientation itself and rewrites the tag to 1; the file said
-    # otherwise, and that is what raw metadata records.
-    original = image.info.get("original_orientation")
-    if "Orientation" in out and isinstance(original, int):
-        out["Orientation"] = original
+    if declared_orientation is not None and (declared_orientation != 1 or "Orientation" in out):
+        out["Orientation"] = declared_orientation
     return out
 
 
@@ -169,7 +175,7 @@ def _user_comment(value: bytes) -> str:
     return _bytes_text(value)
 
 
-def _xmp(info: Mapping[str, Any], data: bytes) -> str | None:
+def _xmp(info: Mapping[Any, Any], data: bytes) -> str | None:
     raw = info.get("xmp") or info.get("XML:com.adobe.xmp")
     if isinstance(raw, bytes):
         return raw.decode("utf-8", "replace")

@@ -27,6 +27,7 @@ applied.
 
 from __future__ import annotations
 
+import bisect
 import io
 import math
 from collections.abc import Iterator
@@ -236,7 +237,7 @@ def _header_duration(container: Any, stream: Any, time_base: float) -> float:
 def _scan_packets(
     container: Any, stream: Any, frame_cap: int, source: str
 ) -> list[tuple[int, bool, int, int]]:
-    entries = []
+    entries: list[tuple[int, bool, int, int]] = []
     for packet in container.demux(stream):
         if packet.size == 0 or packet.dts is None:
             continue  # the demuxer's end-of-stream marker
@@ -335,18 +336,17 @@ def _decode_all(container: Any, stream: Any) -> Iterator[Any]:
 
 
 def _seek_targets(plan: _Plan, count: int) -> list[int]:
-    """Evenly spaced positions over the video, each moved back to its keyframe."""
-    end = plan.start + (plan.keyframes[-1] - plan.start if plan.keyframes else 0)
-    if not plan.keyframes or end <= plan.start:
+    """Up to ``count`` keyframes, evenly spaced in time from the first to the last."""
+    if not plan.keyframes:
         return [plan.start]
-    step = (end - plan.start) / max(1, count - 1)
-    targets = []
-    for j in range(count):
-        wanted = plan.start + j * step
-        # The last keyframe at or before the wanted position: decoding starts there anyway.
-        i = int(np.searchsorted(plan.keyframes, wanted, side="right")) - 1
-        targets.append(plan.keyframes[max(0, i)])
-    return sorted(set(targets))
+    first, last = plan.keyframes[0], plan.keyframes[-1]
+    step = (last - first) / max(1, count - 1)
+    # The last keyframe at or before each evenly spaced time: decoding starts there anyway.
+    chosen = {
+        plan.keyframes[max(0, bisect.bisect_right(plan.keyframes, first + j * step) - 1)]
+        for j in range(count)
+    }
+    return sorted(chosen)
 
 
 def _frame_at(container: Any, stream: Any, timestamp: int) -> Any | None:
