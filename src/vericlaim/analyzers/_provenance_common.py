@@ -38,6 +38,9 @@ class Signal:
     confidence: float = 1.0
 
 
+_LATIN1_HIGH = re.compile("[\x80-\xff]")
+
+
 def clean_text(value: Any) -> str:
     """Metadata value as text: bytes decoded, NULs dropped, Latin-1 mojibake of UTF-8 undone.
 
@@ -54,7 +57,7 @@ def clean_text(value: Any) -> str:
         return " ".join(clean_text(v) for v in value)
     else:
         text = str(value)
-    if any("\x80" <= c <= "\xff" for c in text):
+    if _LATIN1_HIGH.search(text):
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             text = text.encode("latin-1").decode("utf-8")
     return text.replace("\x00", "")
@@ -70,13 +73,20 @@ def unescape_all(text: str, rounds: int = 3) -> str:
     return text
 
 
-def _balanced_objects(text: str, limit: int = 8) -> Iterator[str]:
-    """Substrings of ``text`` that open with ``{`` and close with the matching ``}``."""
+def _balanced_objects(
+    text: str, limit: int = 8, attempts: int = 16, window: int = 65_536
+) -> Iterator[str]:
+    """Substrings of ``text`` that open with ``{`` and close with the matching ``}``.
+
+    At most ``attempts`` openings are tried, each over at most ``window`` characters, so a
+    hostile value of a million braces costs a bounded time.
+    """
     found = 0
     start = text.find("{")
-    while start >= 0 and found < limit:
+    while start >= 0 and found < limit and attempts > 0:
+        attempts -= 1
         depth, in_string, escaped = 0, False, False
-        for i in range(start, min(len(text), start + 200_000)):
+        for i in range(start, min(len(text), start + window)):
             c = text[i]
             if in_string:
                 if escaped:

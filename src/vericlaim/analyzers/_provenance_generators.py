@@ -146,6 +146,7 @@ def _compile(
 _GENERATORS = _compile(GENERATORS)
 _EDITORS = _compile(AI_EDITORS)
 _GENERATIVE = _compile(GENERATIVE_EDITS)
+_GENERATIVE_WORDS = ("generative", "magic", "生成式")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,10 @@ def match_names(
                     hits.append(NameHit(kind, product, where, short(text, 120)))
     for where, value in free_text:
         text = clean_text(value)
+        lowered = text.lower()
+        # A literal test first: free text may be megabytes, and a miss is the usual case.
+        if not any(word in lowered for word in _GENERATIVE_WORDS):
+            continue
         for product, pattern in _GENERATIVE:
             found = pattern.search(text)
             if found:
@@ -187,7 +192,9 @@ class GenerationHit:
 
 
 _A1111 = re.compile(r"\bSteps:\s*\d+\s*,\s*(?:Sampler|Seed|CFG scale|Schedule type)\s*:", re.I)
-_A1111_FIELD = re.compile(r"\s*([A-Za-z][\w ./-]*?):\s*(\"(?:[^\"\\]|\\.)*\"|[^,]*)(?:,|$)")
+_A1111_FIELD = re.compile(
+    r"\s*([A-Za-z][\w ./-]{0,40}?):\s*(\"(?:[^\"\\]|\\.){0,500}\"|[^,]{0,500})(?:,|$)"
+)
 _A1111_KEEP = {"steps", "sampler", "seed", "cfg scale", "size", "model", "model hash", "version"}
 _MIDJOURNEY = re.compile(r"\bJob ID:\s*[0-9a-f]{8}-[0-9a-f]{4}-", re.I)
 _INVOKE_KEYS = {"invokeai_metadata", "invokeai_graph", "invokeai_workflow", "sd-metadata", "dream"}
@@ -195,10 +202,12 @@ _COMFY_PREFIX = re.compile(r"^\s*(prompt|workflow)\s*:\s*(\{.*)$", re.S | re.I)
 
 
 def _a1111(text: str) -> dict[str, Any] | None:
+    if "steps:" not in text.lower():
+        return None
     match = _A1111.search(text)
     if not match:
         return None
-    line = text[match.start() :].splitlines()[0]
+    line = text[match.start() : match.start() + 4000].splitlines()[0]
     details: dict[str, Any] = {}
     for field in _A1111_FIELD.finditer(line):
         key = field.group(1).strip().lower()
@@ -292,6 +301,6 @@ def detect_generation_parameters(texts: Iterable[tuple[str, str, Any]]) -> list[
         if isinstance(parsed, dict) and lowered == "comment" and {"uc", "steps"} <= set(parsed):
             hits.append(GenerationHit("NovelAI", place, {"steps": parsed.get("steps")}))
             continue
-        if _MIDJOURNEY.search(text):
+        if "job id" in text.lower() and _MIDJOURNEY.search(text):
             hits.append(GenerationHit("Midjourney", place, {"description": short(text, 200)}))
     return hits

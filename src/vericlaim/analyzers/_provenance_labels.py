@@ -96,7 +96,8 @@ def _from_object(obj: Any, where: str, depth: int = 0) -> Tc260Label | None:
 
 
 _LOOSE_FIELD = re.compile(
-    r"[\"']?(" + "|".join(TC260_FIELDS) + r")[\"']?\s*[:=]\s*(?:\"([^\"]*)\"|'([^']*)'|(\d+))",
+    r"[\"']?(" + "|".join(TC260_FIELDS) + r")[\"']?\s*[:=]\s*"
+    r"(?:\"([^\"]{0,2000})\"|'([^']{0,2000})'|(\d{1,20}))",
     re.I,
 )
 

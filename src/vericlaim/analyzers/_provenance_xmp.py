@@ -43,6 +43,7 @@ _TOOL_FIELDS = {
     "producer",
 }
 _MAX_XMP_CHARS = 4_000_000
+_MAX_REGEX_CHARS = 1_000_000  # a broken packet is read this far
 
 
 @dataclass
@@ -75,7 +76,7 @@ def read_xmp(xmp: str | None) -> XmpFacts:
     try:
         root = SafeET.fromstring(text[start:].strip())
     except Exception:  # ParseError, defusedxml's refusals, anything odd: fall back
-        return _read_with_regex(text)
+        return _read_with_regex(text[:_MAX_REGEX_CHARS])
     return _read_tree(root)
 
 
@@ -123,49 +124,66 @@ def _note(facts: XmpFacts, local: str, value: str) -> None:
         facts.tools.append((local, value))
 
 
-_NAME = r"(?:[\w.-]+:)?"
-_AIGC_ELEMENT = re.compile(rf"<{_NAME}AIGC\b[^>]*>(.*?)</{_NAME}AIGC\s*>", re.S | re.I)
-_AIGC_ATTRIBUTE = re.compile(rf"\b{_NAME}AIGC\s*=\s*(?:\"([^\"]*)\"|'([^']*)')", re.I)
+# Patterns start on a "<" or on the property's own name (prefixes are read afterwards, by
+# looking back), and every repetition is bounded and stops at "<", so that a hostile
+# packet (megabytes of openings without closings) costs linear time.
+_NAME = r"(?:[A-Za-z_][\w.-]{0,40}:)?"
+_AIGC_ELEMENT = re.compile(rf"<{_NAME}AIGC\b[^<>]{{0,500}}>([^<]{{1,65536}})<", re.I)
+_AIGC_ATTRIBUTE = re.compile(r"\bAIGC\s*=\s*(?:\"([^\"<]{0,65536})\"|'([^'<]{0,65536})')", re.I)
 _SOURCE_TYPE_RE = re.compile(
-    rf"{_NAME}DigitalSourceType\b(?:\s*=\s*[\"']([^\"']*)|[^>]*?resource\s*=\s*[\"']([^\"']*)"
-    r"|[^>]*>([^<]*)<)",
+    r"\bDigitalSourceType\b(?:\s*=\s*[\"']([^\"'<]{0,2000})"
+    r"|[^<>]{0,500}?resource\s*=\s*[\"']([^\"'<]{0,2000})"
+    r"|[^<>]{0,500}>([^<]{0,2000})<)",
     re.I,
 )
 _TOOL_RE = re.compile(
-    rf"\b{_NAME}(CreatorTool|softwareAgent|Software|ProcessingSoftware)\b"
-    r"(?:\s*=\s*[\"']([^\"']*)[\"']|\s*>([^<]*)<)",
+    r"\b(CreatorTool|softwareAgent|Software|ProcessingSoftware)\b"
+    r"(?:\s*=\s*[\"']([^\"'<]{0,2000})[\"']|\s*>([^<]{0,2000})<)",
     re.I,
 )
 _FIELD_RE = re.compile(
-    rf"\b({_NAME})({'|'.join(TC260_FIELDS)})\b(?:\s*=\s*[\"']([^\"']*)[\"']|\s*>([^<]*)<)", re.I
+    rf"\b({'|'.join(TC260_FIELDS)})\b"
+    r"(?:\s*=\s*[\"']([^\"'<]{0,2000})[\"']|\s*>([^<]{0,2000})<)",
+    re.I,
 )
+_PREFIX_BEFORE = re.compile(r"([A-Za-z_][\w.-]{0,40}):$")
 
 
 def _read_with_regex(text: str) -> XmpFacts:
     facts = XmpFacts(parsed=False)
-    for match in _AIGC_ELEMENT.finditer(text):
-        if match.group(1).strip():
-            facts.aigc.append(match.group(1).strip())
-    for match in _AIGC_ATTRIBUTE.finditer(text):
-        value = match.group(1) if match.group(1) is not None else match.group(2)
-        if value and value.strip():
-            facts.aigc.append(value.strip())
-    for match in _SOURCE_TYPE_RE.finditer(text):
-        value = next((g for g in match.groups() if g and g.strip()), "")
-        if value:
-            facts.source_types.append(unescape_all(value.strip()))
-    for match in _TOOL_RE.finditer(text):
-        value = match.group(2) if match.group(2) is not None else match.group(3)
-        if value and value.strip():
-            facts.tools.append((match.group(1).lower(), unescape_all(value.strip())))
+    lowered = text.lower()  # literal tests first: each pattern runs only where it can match
+    if "aigc" in lowered:
+        for match in _AIGC_ELEMENT.finditer(text):
+            if match.group(1).strip():
+                facts.aigc.append(match.group(1).strip())
+        for match in _AIGC_ATTRIBUTE.finditer(text):
+            value = match.group(1) if match.group(1) is not None else match.group(2)
+            if value and value.strip():
+                facts.aigc.append(value.strip())
+    if "digitalsourcetype" in lowered:
+        for match in _SOURCE_TYPE_RE.finditer(text):
+            value = next((g for g in match.groups() if g and g.strip()), "")
+            if value:
+                facts.source_types.append(unescape_all(value.strip()))
+    if "software" in lowered or "creatortool" in lowered or "softwareagent" in lowered:
+        for match in _TOOL_RE.finditer(text):
+            value = match.group(2) if match.group(2) is not None else match.group(3)
+            if value and value.strip():
+                facts.tools.append((match.group(1).lower(), unescape_all(value.strip())))
+    if "label" in lowered:
+        _fields_with_regex(text, facts)
+    return facts
+
+
+def _fields_with_regex(text: str, facts: XmpFacts) -> None:
     fields: dict[str, str] = {}
     tc260_prefix = False
     for match in _FIELD_RE.finditer(text):
-        value = match.group(3) if match.group(3) is not None else match.group(4)
-        name = _TC260_LOWER[match.group(2).lower()]
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        name = _TC260_LOWER[match.group(1).lower()]
         if value and value.strip():
             fields.setdefault(name, unescape_all(value.strip()))
-            tc260_prefix |= "tc260" in match.group(1).lower()
+            prefix = _PREFIX_BEFORE.search(text, max(0, match.start() - 42), match.start())
+            tc260_prefix |= bool(prefix) and "tc260" in prefix.group(1).lower()
     if "Label" in fields and (tc260_prefix or _TC260_ONLY & {k.lower() for k in fields}):
         facts.tc260_fields.append(fields)
-    return facts

@@ -11,6 +11,7 @@ The method card is ``docs/analyzers/provenance.md``.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -53,6 +54,8 @@ _CONTAINER_TOOL = re.compile(
     re.I,
 )
 _LABEL_HINT = re.compile(r"contentproducer|produceid|aigc", re.I)
+_WHOLE_VALUE = 65_536
+_AROUND_HINT = 4_096
 _XMP_SOURCE_URI = re.compile(r"digitalsourcetype/([A-Za-z]+)", re.I)
 # IJG luminance table: its mean, to estimate a JPEG's quality from its first table.
 _IJG_LUMA_MEAN = 57.625
@@ -171,13 +174,31 @@ def _metadata_labels(media: Evidence, xmp: XmpFacts) -> list[Tc260Label]:
     labels += [label_from_fields(fields, "XMP TC260 properties") for fields in xmp.tc260_fields]
     meta = media.metadata
     for key, value in meta.png_text.items():
-        if key.strip().lower() == "aigc" or _LABEL_HINT.search(value or ""):
-            labels.append(parse_aigc(value, f"PNG text chunk {key}"))
+        if key.strip().lower() == "aigc" or _has_hint(value or ""):
+            labels.append(_parse_value(clean_text(value), f"PNG text chunk {key}"))
     for container, items in (("EXIF", meta.exif), ("container", meta.container)):
         for key, value in _flat_strings(items):
-            if _LABEL_HINT.search(value):
-                labels.append(parse_aigc(value, f"{container} {key}"))
+            if _has_hint(value):
+                labels.append(_parse_value(value, f"{container} {key}"))
     return [label for label in labels if label is not None]
+
+
+def _has_hint(text: str) -> bool:
+    lowered = text.lower()
+    return "aigc" in lowered or "contentproducer" in lowered or "produceid" in lowered
+
+
+def _parse_value(text: str, where: str) -> Tc260Label | None:
+    """The label in one metadata value; a long value is read only around its hints, so a
+    megabyte comment costs no more than a few small parses."""
+    if len(text) <= _WHOLE_VALUE:
+        return parse_aigc(text, where)
+    for hint in itertools.islice(_LABEL_HINT.finditer(text), 8):
+        lo = max(0, hint.start() - _AROUND_HINT)
+        found = parse_aigc(text[lo : hint.end() + _AROUND_HINT], where)
+        if found:
+            return found
+    return None
 
 
 def _label_signals(media: Evidence, xmp: XmpFacts, max_bytes: int) -> list[Signal]:
