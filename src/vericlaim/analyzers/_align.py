@@ -230,9 +230,9 @@ def refine(
         dst.append((x, y))
     if len(src) < 8:
         return None
-    # A similarity transform, not a homography: the windows may cluster on one part of the
+    # An affine correction, not a homography: the windows may cluster on one part of the
     # photo, and a homography fitted there extrapolates wildly elsewhere.
-    m, mask = cv2.estimateAffinePartial2D(
+    m, mask = cv2.estimateAffine2D(
         np.float32(src), np.float32(dst), method=cv2.RANSAC, ransacReprojThreshold=1.0
     )
     if m is None or mask is None or int(mask.sum()) < 8:
@@ -240,6 +240,6 @@ def refine(
     k = np.vstack([m, [0.0, 0.0, 1.0]])
     corners = np.float64([[0, 0], [w, 0], [0, h], [w, h]]).reshape(-1, 1, 2)
     moved = cv2.perspectiveTransform(corners, k) - corners
-    if float(np.abs(moved).max()) > 0.02 * max(h, w):
+    if float(np.abs(moved).max()) > 0.05 * max(h, w):
         return None  # a correction this large is not a refinement: keep the feature fit
     return k

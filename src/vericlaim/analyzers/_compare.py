@@ -41,6 +41,7 @@ class Comparison:
     block_fine: np.ndarray
     block_informative: np.ndarray
     informative_blocks: int
+    block_fine_ncc: np.ndarray
 
 
 def warp_reference(
@@ -172,6 +173,17 @@ def compare(
 
     sa, sb, ncc, vshare = _block_stats(band(lc), band(lr), inner)
     fa, fb, fncc, _ = _block_stats(fine_detail(lc), fine_detail(lr), inner)
+    if colour_change > 4.0:
+        # A colour fit driven by pixels that do not correspond (a pasted region in another
+        # scene) can distort the part that does: judge structure on the raw reference too.
+        raw = _luma(warped.astype(np.float32))
+        if sigma > 0:
+            raw = cv2.GaussianBlur(raw, (0, 0), sigma)
+        _, sb_raw, ncc_raw, _ = _block_stats(band(lc), band(raw), inner)
+        _, fb_raw, fncc_raw, _ = _block_stats(fine_detail(lc), fine_detail(raw), inner)
+        better = ncc_raw > ncc
+        ncc, sb = np.where(better, ncc_raw, ncc), np.where(better, sb_raw, sb)
+        fncc, fb = np.where(better, fncc_raw, fncc), np.where(better, fb_raw, fb)
     in_fp = vshare > 0.9
     informative = in_fp & (np.maximum(sa, sb) > texture)
     ratio = np.minimum(sa, sb) / np.maximum(np.maximum(sa, sb), 1e-6)
@@ -206,4 +218,5 @@ def compare(
         block_fine=fine,
         block_informative=informative,
         informative_blocks=n_inf,
+        block_fine_ncc=fncc,
     )

@@ -238,8 +238,8 @@ def _comfy(value: Any) -> dict[str, Any] | None:
                 if isinstance(n.get("inputs"), dict) and "ckpt_name" in n["inputs"]
             }
         )
-        types = sorted({str(n["class_type"]) for n in graph})[:20]
-        return {"nodes": len(graph), "node_types": types, "checkpoints": checkpoints[:5]}
+        classes = sorted({str(n["class_type"]) for n in graph})[:20]
+        return {"nodes": len(graph), "node_types": classes, "checkpoints": checkpoints[:5]}
     return None
 
 

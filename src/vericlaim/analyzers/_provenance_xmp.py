@@ -184,6 +184,6 @@ def _fields_with_regex(text: str, facts: XmpFacts) -> None:
         if value and value.strip():
             fields.setdefault(name, unescape_all(value.strip()))
             prefix = _PREFIX_BEFORE.search(text, max(0, match.start() - 42), match.start())
-            tc260_prefix |= bool(prefix) and "tc260" in prefix.group(1).lower()
+            tc260_prefix |= prefix is not None and "tc260" in prefix.group(1).lower()
     if "Label" in fields and (tc260_prefix or _TC260_ONLY & {k.lower() for k in fields}):
         facts.tc260_fields.append(fields)

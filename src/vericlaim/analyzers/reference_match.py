@@ -46,8 +46,13 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """Residual, in units of the residual noise, above which a pixel may be edited."""
     min_edit_area: float = 0.0002
     """Smallest edit reported, as a share of the frame."""
+    refine_below: float = 0.9
+    """Try a sub-pixel refinement when the block agreement is below this."""
+    refine_rounds: int = 3
     partial_blocks: int = 10
     partial_fine: float = 0.6
+    partial_ncc: float = 0.9
+    """Median fine-detail correlation a pasted region must reach."""
     max_reference_frames: int = 12
 
 
@@ -128,17 +133,22 @@ def match_frames(
     h_cmp = _scale(g) @ h_frame
     warped, valid = warp_reference(ref_px, h_cmp, size)
     comparison = compare(claim_cmp, warped, valid)
-    if comparison.agreement < cfg.derived_agreement:
-        # Many inliers but little agreement: possibly a slight misregistration, which a
-        # sub-pixel refinement can undo. Honest photos end up here too and stay honest.
+    if comparison.agreement < cfg.refine_below:
+        # Partial agreement may be a slight misregistration (features cluster on one part of
+        # the photo), which a sub-pixel refinement undoes. Honest photos stay honest: the
+        # refinement is kept only when the photos then agree better.
         claim_gray = cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY)
-        k = refine(claim_gray, cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), valid)
-        if k is not None:
-            # Keep the sub-pixel refinement only when the photos then agree better.
+        for _ in range(cfg.refine_rounds):
+            k = refine(claim_gray, cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), valid)
+            if k is None:
+                break
             warped2, valid2 = warp_reference(ref_px, k @ h_cmp, size)
             refined = compare(claim_cmp, warped2, valid2)
-            if refined.agreement > comparison.agreement:
-                h_cmp, comparison = k @ h_cmp, refined
+            if refined.agreement <= comparison.agreement:
+                break
+            h_cmp, comparison, warped, valid = k @ h_cmp, refined, warped2, valid2
+            if comparison.agreement >= cfg.refine_below:
+                break
     # Reference full-resolution pixels -> claim full-resolution pixels.
     ref_full_scale = reference_frame.scale
     h_full = _scale(1 / (g * claim_full_scale)) @ h_cmp @ _scale(ref_full_scale)
@@ -180,7 +190,10 @@ def match_frames(
     component = largest_component(comparison.block_fine)
     if component is not None and component.blocks >= cfg.partial_blocks:
         fine_share = component.blocks / max(component.informative, 1)
-        if fine_share >= cfg.partial_fine:
+        # A pasted region repeats the reference's pixels: its fine detail correlates almost
+        # perfectly. An honest photo of a printed carton face agrees in structure only.
+        fine_ncc = float(np.median(comparison.block_fine_ncc[component.labels]))
+        if fine_share >= cfg.partial_fine and fine_ncc >= cfg.partial_ncc:
             box = component.box.scaled(to_full)
             heat = component.mask_like(comparison.zmap.shape)
             return Match(
