@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from typing import Any
 
 from vericlaim.evidence.model import C2paStore
 
@@ -31,7 +32,7 @@ _OFFLINE = {
 _NO_MANIFEST = ("manifestnotfound", "no jumbf", "jumbfnotfound", "manifest not found")
 
 
-def _context():  # type: ignore[no-untyped-def]
+def _context() -> Any:
     import c2pa
 
     settings = c2pa.Settings()
@@ -40,7 +41,7 @@ def _context():  # type: ignore[no-untyped-def]
     return c2pa.Context(settings)
 
 
-def _open_reader(data: bytes, mime: str | None):  # type: ignore[no-untyped-def]
+def _open_reader(data: bytes, mime: str | None) -> Any:
     import c2pa
 
     return c2pa.Reader.try_create(mime or None, io.BytesIO(data), context=_context())
