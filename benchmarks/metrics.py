@@ -16,6 +16,7 @@ localized
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import median
@@ -28,6 +29,8 @@ __all__ = [
     "FamilyRow",
     "claim_regions",
     "localization",
+    "relation",
+    "relation_counts",
     "summarize",
     "wilson",
 ]
@@ -158,3 +161,27 @@ def summarize(
             if sel:
                 per_chain.append(_row(chain, kind, sel))
     return {"families": rows, "totals": totals, "chains": per_chain}
+
+
+def relation(outcome: Mapping[str, Any], analyzer: str = "reference_match") -> str:
+    """The relation ``analyzer`` found for the claim photo: its reason code's last part,
+    ``failed`` when it failed, ``error`` when the check crashed, ``-`` when it said nothing."""
+    if outcome.get("error"):
+        return "error"
+    for finding in outcome.get("findings", []):
+        if finding["analyzer"] == analyzer:
+            if finding["status"] == "failed":
+                return "failed"
+            return str(finding["reason_code"]).rsplit(".", 1)[-1]
+    return "-"
+
+
+def relation_counts(
+    outcomes: Iterable[Mapping[str, Any]], families: Sequence[str]
+) -> dict[str, Counter[str]]:
+    """Per family, how often reference_match found each relation."""
+    counts: dict[str, Counter[str]] = {f: Counter() for f in families}
+    for o in outcomes:
+        if o["family"] in counts:
+            counts[o["family"]][relation(o)] += 1
+    return {f: c for f, c in counts.items() if c}

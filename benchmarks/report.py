@@ -10,9 +10,18 @@ from typing import Any
 
 from benchmarks.cases import FAMILIES
 from benchmarks.chains import CHAINS
-from benchmarks.metrics import FamilyRow, wilson
+from benchmarks.metrics import FamilyRow, relation, relation_counts, wilson
 
-__all__ = ["MARK_END", "MARK_START", "family_table", "render_section", "write_doc", "write_json"]
+__all__ = [
+    "MARK_END",
+    "MARK_START",
+    "false_alarms",
+    "family_table",
+    "relation_table",
+    "render_section",
+    "write_doc",
+    "write_json",
+]
 
 MARK_START = "<!-- reference-benchmark:start -->"
 MARK_END = "<!-- reference-benchmark:end -->"
@@ -67,6 +76,44 @@ def _chain_table(rows: Sequence[FamilyRow]) -> str:
             cells += [str(row.n), _pct(row.share(row.flagged))] if row else ["0", "—"]
         if cells[1] != "0" or cells[3] != "0":
             lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+_RELATIONS = (
+    "verbatim_copy",
+    "local_edit",
+    "global_filter",
+    "partial_copy",
+    "same_product",
+    "different_product",
+    "no_match",
+)
+
+
+def relation_table(outcomes: Sequence[Mapping[str, Any]], families: Sequence[str]) -> str:
+    """Family x the relation reference_match found (counts of claims)."""
+    counts = relation_counts(outcomes, families)
+    seen = {r for c in counts.values() for r in c}
+    columns = [r for r in _RELATIONS if r in seen] + sorted(seen - set(_RELATIONS))
+    lines = ["| family | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for family, c in counts.items():
+        lines.append(f"| {family} | " + " | ".join(str(c.get(r, 0)) for r in columns) + " |")
+    return "\n".join(lines)
+
+
+def false_alarms(outcomes: Sequence[Mapping[str, Any]], *, limit: int = 15) -> str:
+    """The honest claims that were flagged, to look at (``--dump`` writes the photos)."""
+    flagged = [o for o in outcomes if o["kind"] == "honest" and o["flagged"]]
+    if not flagged:
+        return "No honest claim was flagged."
+    lines = ["Flagged honest claims (rebuild them with `--families ... --dump DIR`):", ""]
+    lines += [
+        f"- `{o['case_id']}` ({o['chain']}): `{o.get('claim_photo', '?')}` vs "
+        f"`{o['true_reference']}`: {o['verdict']}, {relation(o)}"
+        for o in flagged[:limit]
+    ]
+    if len(flagged) > limit:
+        lines.append(f"- ... and {len(flagged) - limit} more (see the JSON)")
     return "\n".join(lines)
 
 
@@ -150,6 +197,15 @@ deterministic for a seed.
   and chains, so none of them can stand in for the label; the white studio background
   is in fakes and honest claims alike (`honest_other_studio`).
 
+### Running it
+
+`make bench` (= `python -m benchmarks.run --data ../shared/data --out docs/benchmarks.md`)
+runs every family; `--quick` builds 10 claims per family, `--limit N` caps each family,
+`--families a,b` picks families, `--seed` changes the draw, `--per-family N` the size,
+`--jobs N` spreads the claims over N single-threaded processes, `--dump DIR` writes each
+claim photo and its mask. Raw per-case results (verdict, findings, relation, timings,
+chain steps, upload settings) go to `benchmarks/.cache/last-run.json`.
+
 ### Definitions
 
 - **flagged**: the verdict is `likely_manipulated` or `likely_ai_generated`. For a fake
@@ -170,7 +226,11 @@ deterministic for a seed.
 """
 
 
-def render_section(summary: Mapping[str, Sequence[FamilyRow]], meta: Mapping[str, Any]) -> str:
+def render_section(
+    summary: Mapping[str, Sequence[FamilyRow]],
+    meta: Mapping[str, Any],
+    outcomes: Sequence[Mapping[str, Any]] = (),
+) -> str:
     machine = meta["machine"]
     libs = ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
     method = METHOD.format(families=_families_list(), n_chains=len(CHAINS))
@@ -180,7 +240,8 @@ def render_section(summary: Mapping[str, Sequence[FamilyRow]], meta: Mapping[str
             "## Reference match: claims derived from the merchant's photos",
             "",
             f"Run {meta['date']} · seed {meta['seed']} · commit `{meta['commit']}` · "
-            f"{meta['cases']} claims · {meta['wall_s'] / 60:.1f} min wall "
+            f"{meta['cases']} claims · {meta['wall_s'] / 60:.1f} min wall, of which "
+            f"{meta['build_s'] / 60:.1f} min building cases "
             f"({meta['jobs']} process{'es' if meta['jobs'] > 1 else ''}) · policy "
             f"{meta.get('policy_version', '?')} · analyzers "
             f"{', '.join(f'{k} {v}' for k, v in meta.get('analyzers', {}).items())}.",
@@ -197,6 +258,16 @@ def render_section(summary: Mapping[str, Sequence[FamilyRow]], meta: Mapping[str
             "### Per re-save chain",
             "",
             _chain_table(summary["chains"]),
+            "",
+            "### What reference_match found",
+            "",
+            "The relation in the reference_match finding on each claim photo (counts). A fake",
+            "counts as detected whatever derived relation it gets; the relation says whether",
+            "the analyzer understood what was done.",
+            "",
+            relation_table(outcomes, [r.name for r in summary["families"]]),
+            "",
+            false_alarms(outcomes),
             "",
             METHOD_MACHINE.format(
                 cpu=machine["cpu"],
@@ -217,7 +288,8 @@ METHOD_MACHINE = """\
 ### Machine
 
 {cpu}, {cores} cores ({usable} usable by this process), {platform}; Python {python};
-{libs}. Single-threaded: {threads}."""
+{libs}. Single-threaded: {threads}.
+"""
 
 
 def write_doc(path: str | Path, section: str) -> None:

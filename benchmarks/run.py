@@ -328,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     write_json(args.json, meta, outcomes)
     if not args.no_doc:
-        write_doc(args.out, render_section(summary, meta))
+        write_doc(args.out, render_section(summary, meta, outcomes))
     print(family_table([*summary["families"], *summary["totals"]]))
     print(
         f"\n{len(outcomes)} claims in {wall / 60:.1f} min ({meta['build_s']:.0f} s building cases)"

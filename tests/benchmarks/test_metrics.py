@@ -128,3 +128,35 @@ def test_write_doc_appends_when_the_markers_are_missing(tmp_path: Path) -> None:
     text = doc.read_text()
     assert text.startswith("# Benchmarks\n\nservice load: 1 claim/s\n")
     assert text.rstrip().endswith(MARK_END)
+
+
+def test_relation_reads_the_reference_match_finding() -> None:
+    from benchmarks.metrics import relation
+    from benchmarks.report import false_alarms, relation_table
+
+    def finding(code: str, status: str = "ok") -> dict:
+        return {"analyzer": "reference_match", "status": status, "reason_code": code}
+
+    local, failed = (
+        finding("reference_match.local_edit"),
+        finding("reference_match.no_match", "failed"),
+    )
+    pasted = finding("reference_match.partial_copy")
+    outcomes = [
+        _outcome("stain", "fake", "likely_manipulated", "human_review", findings=[local]),
+        _outcome("stain", "fake", "inconclusive", "human_review", findings=[failed]),
+        _outcome(
+            "honest_same_product",
+            "honest",
+            "likely_manipulated",
+            "human_review",
+            findings=[pasted],
+            case_id="h-1",
+            true_reference="ref.jpg",
+        ),
+    ]
+    assert [relation(o) for o in outcomes] == ["local_edit", "failed", "partial_copy"]
+    table = relation_table(outcomes, ["stain", "honest_same_product"])
+    assert "| stain | 1 | 0 | 1 |" in table and "| honest_same_product | 0 | 1 | 0 |" in table
+    assert "`h-1` (scale)" in false_alarms(outcomes)
+    assert relation({"error": "boom"}) == "error"
