@@ -120,8 +120,14 @@ def run_case(case: Case, settings: Any) -> dict[str, Any]:
         if m["media_id"] == CLAIM_ID
         for f in m["findings"]
     ]
+    matched = next(
+        (f["details"].get("reference") for f in findings if f["analyzer"] == "reference_match"),
+        None,
+    )
     record.update(
         error=None,
+        matched_reference=matched,
+        matched_true_reference=(matched == record["true_reference_media_id"]) if matched else None,
         verdict=verdict["verdict"],
         action=verdict["recommended_action"],
         risk_score=verdict["risk_score"],
@@ -269,7 +275,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", default=str(CACHE / "last-run.json"), help="raw per-case results")
     parser.add_argument("--seed", type=int, default=1, help="cases are deterministic from it")
     parser.add_argument(
-        "--per-family", type=int, default=80, help="cases per family (x its weight)"
+        "--per-family", type=int, default=100, help="cases per family (x its weight)"
     )
     parser.add_argument("--quick", action="store_true", help="10 cases per family, no weights")
     parser.add_argument(
