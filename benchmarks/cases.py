@@ -5,11 +5,11 @@ A case is one claim: a claim photo (bytes, as uploaded), the merchant's referenc
 flagged, ``honest`` must not) and, for local edits, the mask of the edited pixels in the
 claim photo's own coordinates.
 
-Randomness comes from three streams so that nothing but the content can tell the labels
-apart: the re-save chain and the upload settings are drawn per *slot* (the case's index
-within its family) from streams that do not know the family, so every family sees the
-same chains, sizes and JPEG qualities; only the content (which photo, which edit) is drawn
-from a stream keyed by the family.
+Every draw depends on the seed. The re-save chain and the upload settings are drawn per
+*slot* (the case's index within its family) from streams that do not know the family, so
+every family sees the same chains, sizes and JPEG qualities and nothing but the content
+can tell the labels apart; the content (which photo, which edit) comes from streams keyed
+by the family.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import cv2
 import numpy as np
@@ -33,6 +33,7 @@ __all__ = [
     "FAMILIES",
     "Case",
     "Draft",
+    "Draw",
     "Family",
     "build_case",
     "case_plan",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 Kind = Literal["fake", "honest"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,13 +57,32 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """What a family's builder draws from: the seed, the case's index and its generator."""
+
+    seed: int
+    index: int
+    rng: np.random.Generator
+
+    def cycle(self, items: Sequence[T], key: str, *, index: int | None = None) -> T:
+        """``items`` in a shuffled order re-drawn every pass, so that each is used evenly."""
+        i = self.index if index is None else index
+        n = len(items)
+        order = np.random.default_rng([self.seed, zlib.crc32(key.encode()), i // n])
+        return items[int(order.permutation(n)[i % n])]
+
+    def pick(self, items: Sequence[T]) -> T:
+        return items[int(self.rng.integers(0, len(items)))]
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     kind: Kind
     local: bool  # has a local edit mask, so localization is measured
     weight: int  # cases per family = weight x the per-family count
     about: str
-    build: Callable[[Library, int, np.random.Generator], Draft]
+    build: Callable[[Library, Draw], Draft]
 
 
 @dataclass(frozen=True)
@@ -82,16 +103,8 @@ class Case:
 # --- content helpers -------------------------------------------------------------------
 
 
-def _cycle(items: Sequence[Photo], index: int, seed_key: Sequence[int]) -> Photo:
-    """Items in a shuffled order that is re-drawn every pass, so each is used evenly."""
-    n = len(items)
-    order = np.random.default_rng([*seed_key, index // n]).permutation(n)
-    return items[int(order[index % n])]
-
-
-def _merchant_photo(lib: Library, index: int, family: str) -> Photo:
-    pool = (*lib.iconic, *lib.noso_originals)
-    return _cycle(pool, index, [zlib.crc32(family.encode()), 11])
+def _merchant_photo(lib: Library, draw: Draw, family: str) -> Photo:
+    return draw.cycle((*lib.iconic, *lib.noso_originals), f"{family}/merchant")
 
 
 def _working_copy(photo: Photo, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
@@ -109,12 +122,12 @@ def _working_copy(photo: Photo, rng: np.random.Generator) -> tuple[np.ndarray, d
 
 def _local_edit(
     lib: Library,
-    index: int,
-    rng: np.random.Generator,
+    draw: Draw,
     family: str,
     edit: Callable[[np.ndarray, np.ndarray, np.random.Generator], edits.Edit],
 ) -> Draft:
-    photo = _merchant_photo(lib, index, family)
+    rng = draw.rng
+    photo = _merchant_photo(lib, draw, family)
     pixels, info = _working_copy(photo, rng)
     fg = product_mask(pixels)
     floor = max(40, int(0.0008 * pixels.shape[0] * pixels.shape[1]))
@@ -166,31 +179,31 @@ def _tiles_with_mask(lib: Library, folder: str) -> list[Photo]:
 # --- the families ------------------------------------------------------------------------
 
 
-def _verbatim(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    photo = _merchant_photo(lib, index, "verbatim")
+def _verbatim(lib: Library, draw: Draw) -> Draft:
+    photo = _merchant_photo(lib, draw, "verbatim")
     return Draft(Tracked(photo.pixels().copy()), [photo], {photo.label})
 
 
-def _crack(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    return _local_edit(lib, index, rng, "crack", _defect_edit(lib, "MT_Crack"))
+def _crack(lib: Library, draw: Draw) -> Draft:
+    return _local_edit(lib, draw, "crack", _defect_edit(lib, "MT_Crack"))
 
 
-def _break(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    return _local_edit(lib, index, rng, "break", _defect_edit(lib, "MT_Break"))
+def _break(lib: Library, draw: Draw) -> Draft:
+    return _local_edit(lib, draw, "break", _defect_edit(lib, "MT_Break"))
 
 
-def _stain(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    return _local_edit(lib, index, rng, "stain", edits.add_stain)
+def _stain(lib: Library, draw: Draw) -> Draft:
+    return _local_edit(lib, draw, "stain", edits.add_stain)
 
 
-def _inpaint(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    return _local_edit(lib, index, rng, "inpaint", edits.inpaint_region)
+def _inpaint(lib: Library, draw: Draw) -> Draft:
+    return _local_edit(lib, draw, "inpaint", edits.inpaint_region)
 
 
-def _global_filter(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    photo = _merchant_photo(lib, index, "global_filter")
-    pixels, info = _working_copy(photo, rng)
-    result = edits.colour_filter(pixels, rng)
+def _global_filter(lib: Library, draw: Draw) -> Draft:
+    photo = _merchant_photo(lib, draw, "global_filter")
+    pixels, info = _working_copy(photo, draw.rng)
+    result = edits.colour_filter(pixels, draw.rng)
     info.update(result.info)
     return Draft(Tracked(result.pixels), [photo], {photo.label}, info)
 
@@ -202,8 +215,8 @@ def copy_move_mask(forgery: np.ndarray, original: np.ndarray, gt: np.ndarray) ->
     return fill_holes(gt & dilate(diff, 4))
 
 
-def _copy_move(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    forgery, original = lib.noso_forgeries[index % len(lib.noso_forgeries)]
+def _copy_move(lib: Library, draw: Draw) -> Draft:
+    forgery, original = draw.cycle(lib.noso_forgeries, "copy_move/forgery")
     assert forgery.mask_path is not None
     pixels = forgery.pixels()
     mask = copy_move_mask(pixels, original.pixels(), load_mask(forgery.mask_path))
@@ -238,20 +251,23 @@ def _cut_region(photo: Photo, rng: np.random.Generator) -> tuple[np.ndarray, np.
     return pixels[sl].copy(), alpha
 
 
-def _partial_copy(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    photo = _merchant_photo(lib, index, "partial_copy")
+def _partial_copy(lib: Library, draw: Draw) -> Draft:
+    rng = draw.rng
+    photo = _merchant_photo(lib, draw, "partial_copy")
     patch, alpha = _cut_region(photo, rng)
     from_grocery = photo.key.startswith("grocery/")
     exclude = {photo.label}
+    # Mostly like with like (a product into a shop photo, a camera region into a camera
+    # photo), a third of the time crossed over.
     if (rng.random() < 2 / 3) == from_grocery:
         classes = [c for c, ps in sorted(lib.natural.items()) if ps and c != photo.label]
         if from_grocery:
             classes = [c for c in classes if lib.iconic_by_class()[c].coarse != photo.coarse]
         cls = classes[int(rng.integers(0, len(classes)))]
-        scene_photo = lib.natural[cls][int(rng.integers(0, len(lib.natural[cls])))]
+        scene_photo = draw.pick(lib.natural[cls])
         exclude.add(cls)
     else:
-        scene_photo = lib.noso_scenes[int(rng.integers(0, len(lib.noso_scenes)))]
+        scene_photo = draw.pick(lib.noso_scenes)
     scene = scene_photo.pixels()
     sh, sw = scene.shape[:2]
     ph, pw = alpha.shape
@@ -269,44 +285,41 @@ def _partial_copy(lib: Library, index: int, rng: np.random.Generator) -> Draft:
 
 
 def _grocery_pair(
-    lib: Library, index: int, rng: np.random.Generator, family: str, *, same_coarse_share: float
+    lib: Library, draw: Draw, family: str, *, same_coarse_share: float
 ) -> tuple[Photo, Photo]:
     """The product sold (an iconic photo) and a different product shown in the claim:
     in ``same_coarse_share`` of cases one of the same kind (two apple varieties)."""
-    sold = _cycle(lib.iconic, index, [zlib.crc32(family.encode()), 12])
+    sold = draw.cycle(lib.iconic, f"{family}/sold")
     kin = [p for p in lib.iconic if p.coarse == sold.coarse and p.label != sold.label]
     others = [p for p in lib.iconic if p.label != sold.label]
-    pool = kin if kin and rng.random() < same_coarse_share else others
-    return sold, pool[int(rng.integers(0, len(pool)))]
+    pool = kin if kin and draw.rng.random() < same_coarse_share else others
+    return sold, draw.pick(pool)
 
 
-def _honest_same_product(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    sold = _cycle(lib.iconic, index, [zlib.crc32(b"honest_same_product"), 12])
-    photos = lib.natural[sold.label]
-    claim = photos[int(rng.integers(0, len(photos)))]
+def _honest_same_product(lib: Library, draw: Draw) -> Draft:
+    sold = draw.cycle(lib.iconic, "honest_same_product/sold")
+    claim = draw.pick(lib.natural[sold.label])
     return Draft(Tracked(claim.pixels().copy()), [sold], {sold.label}, {"claim_photo": claim.key})
 
 
-def _honest_wrong_product(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    sold, shown = _grocery_pair(lib, index, rng, "honest_wrong_product", same_coarse_share=0.5)
-    photos = lib.natural[shown.label]
-    claim = photos[int(rng.integers(0, len(photos)))]
+def _honest_wrong_product(lib: Library, draw: Draw) -> Draft:
+    sold, shown = _grocery_pair(lib, draw, "honest_wrong_product", same_coarse_share=0.5)
+    claim = draw.pick(lib.natural[shown.label])
     info = {"claim_photo": claim.key, "same_coarse": shown.coarse == sold.coarse}
     return Draft(Tracked(claim.pixels().copy()), [sold], {sold.label, shown.label}, info)
 
 
-def _honest_other_studio(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    sold, shown = _grocery_pair(lib, index, rng, "honest_other_studio", same_coarse_share=0.5)
+def _honest_other_studio(lib: Library, draw: Draw) -> Draft:
+    sold, shown = _grocery_pair(lib, draw, "honest_other_studio", same_coarse_share=0.5)
     info = {"claim_photo": shown.key, "same_coarse": shown.coarse == sold.coarse}
     return Draft(Tracked(shown.pixels().copy()), [sold], {sold.label, shown.label}, info)
 
 
-def _honest_real_damage(lib: Library, index: int, rng: np.random.Generator) -> Draft:
-    folder = "MT_Crack" if index % 2 == 0 else "MT_Break"
-    claim = _cycle(lib.tiles[folder], index // 2, [zlib.crc32(folder.encode()), 13])
-    intact = lib.tiles["MT_Free"][int(rng.integers(0, len(lib.tiles["MT_Free"])))]
-    draft = Draft(Tracked(claim.pixels().copy()), [intact], {claim.key}, {"claim_photo": claim.key})
-    return draft
+def _honest_real_damage(lib: Library, draw: Draw) -> Draft:
+    folder = "MT_Crack" if draw.index % 2 == 0 else "MT_Break"
+    claim = draw.cycle(lib.tiles[folder], f"honest_real_damage/{folder}", index=draw.index // 2)
+    intact = draw.pick(lib.tiles["MT_Free"])
+    return Draft(Tracked(claim.pixels().copy()), [intact], {claim.key}, {"claim_photo": claim.key})
 
 
 FAMILIES: dict[str, Family] = {
@@ -403,7 +416,7 @@ def build_case(lib: Library, family: str, index: int, seed: int) -> Case:
     """Build one case; the same (family, index, seed) always gives the same bytes."""
     fam = FAMILIES[family]
     content = np.random.default_rng([seed, 3, zlib.crc32(family.encode()), index])
-    draft = fam.build(lib, index, content)
+    draft = fam.build(lib, Draw(seed, index, content))
     true_ref = draft.references[0]
     refs = [true_ref, _distractor(lib, true_ref, draft.exclude, content)]
     content.shuffle(refs)  # type: ignore[arg-type]

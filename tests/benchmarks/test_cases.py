@@ -146,3 +146,12 @@ def test_the_claim_differs_from_the_reference_where_the_mask_says(shared_data: P
             assert inside > outside + 8, (case.case_id, inside, outside)
             checked += 1
     assert checked >= 3
+
+
+@pytest.mark.shared_data
+def test_the_seed_changes_every_draw(shared_data: Path) -> None:
+    lib = open_library(shared_data)
+    cases = [build_case(lib, "honest_other_studio", 0, seed) for seed in range(4)]
+    assert len({c.true_reference for c in cases}) > 1
+    assert len({c.info["claim_photo"] for c in cases}) > 1
+    assert len({repr(c.info["upload"]) for c in cases}) == 4
