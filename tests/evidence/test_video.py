@@ -125,3 +125,21 @@ def test_keyframe_poor_long_video_decodes_a_bounded_prefix(
     evidence = load_bytes(data)
     assert evidence.duration_s == pytest.approx(20.0, abs=0.2)
     assert all(f.index < 80 for f in evidence.frames)
+
+
+def _low_contrast(seed: int) -> np.ndarray:
+    picture = scene_picture((160, 120), seed).astype(np.float32)
+    return (128 + (picture - picture.mean()) * 0.15).astype(np.uint8)
+
+
+def test_a_cut_between_low_contrast_scenes_is_a_scene_change() -> None:
+    pictures = [_low_contrast(0), _low_contrast(1)]
+    evidence = load_bytes(make_video(frames=20, pictures=pictures))
+    assert [f.index for f in evidence.frames] == [0, 10]
+
+
+def test_an_exposure_change_is_not_a_new_view() -> None:
+    bright = scene_picture((160, 120), 0)
+    darker = (bright.astype(np.float32) * 0.85).astype(np.uint8)
+    evidence = load_bytes(make_video(frames=20, pictures=[bright, darker]))
+    assert [f.index for f in evidence.frames] == [0]
