@@ -50,40 +50,45 @@ def edit_regions(
     z: float,
     min_area: float,
     to_full: float,
+    z_low: float | None = None,
     max_regions: int = 12,
 ) -> tuple[list[Box], np.ndarray]:
     """Compact regions where the claim departs from the aligned reference.
 
-    Pixels whose normalised residual exceeds ``z`` are grouped by a dilation (so that the
-    pieces of one thin crack form one region, which an opening would erase); a group is
-    kept when its pixels cover at least ``min_area`` of the frame and stand out on average
-    by ``1.25 z``. Returns boxes around the group's pixels in full-resolution coordinates
+    Hysteresis thresholding (Canny 1986): pixels above ``z`` seed a region, which grows over
+    connected pixels above ``z_low`` (half of ``z`` by default), so a soft stain or an
+    inpainted patch is boxed whole rather than only its core. Pieces are grouped by a small
+    dilation (the fragments of one thin crack form one region, which an opening would
+    erase). A region is kept when its seed pixels cover at least ``min_area`` of the frame
+    and stand out on average by ``1.25 z``. Returns boxes in full-resolution pixels
     (``to_full`` times comparison pixels) and a heatmap in [0, 1] at comparison resolution.
     """
     h, w = zmap.shape
-    raw = ((zmap > z) & valid).astype(np.uint8)
-    k = max(3, round(min(h, w) / 60) | 1)
-    grouped = cv2.dilate(raw, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    z_low = z / 2 if z_low is None else z_low
+    seeds = (zmap > z) & valid
+    low = ((zmap > z_low) & valid).astype(np.uint8)
+    k = max(3, round(min(h, w) / 80) | 1)
+    grouped = cv2.dilate(low, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     n, labels = cv2.connectedComponents(grouped, connectivity=8)
     min_px = max(min_area * h * w, 10.0)
     heat = np.clip(zmap / (3 * z), 0.0, 1.0).astype(np.float32)
     keep_mask = np.zeros((h, w), bool)
     boxes: list[Box] = []
-    for i in range(1, n):
-        member = (labels == i) & (raw > 0)
-        area = int(member.sum())
-        if area < min_px:
+    seed_labels = labels[seeds]
+    if seed_labels.size == 0:
+        return [], heat * 0.3
+    counts = np.bincount(seed_labels, minlength=n)
+    sums = np.bincount(seed_labels, weights=zmap[seeds], minlength=n)
+    for i in np.flatnonzero(counts >= min_px):
+        if i == 0 or sums[i] / counts[i] < 1.25 * z:
             continue
-        strength = float(zmap[member].mean())
-        if strength < 1.25 * z:
-            continue
+        member = (labels == i) & (low > 0)
         ys, xs = np.nonzero(member)
         x0, y0 = int(xs.min()), int(ys.min())
-        box = Box(
-            x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, min(1.0, strength / (4 * z))
-        )
+        strength = float(sums[i] / counts[i])
+        box = Box(x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, min(1.0, strength / (4 * z)))
         boxes.append(box.scaled(to_full))
-        keep_mask |= labels == i
+        keep_mask |= member
     heat[~keep_mask] *= 0.3
     boxes.sort(key=lambda b: -b.w * b.h)
     return boxes[:max_regions], heat

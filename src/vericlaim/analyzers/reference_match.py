@@ -14,8 +14,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vericlaim.analyzers._align import Alignment, Features, align, detect_features, refine, to_gray
-from vericlaim.analyzers._compare import Comparison, compare, warp_reference
+from vericlaim.analyzers._align import (
+    Alignment,
+    Features,
+    align,
+    detect_features,
+    refine,
+    residual_shift,
+    to_gray,
+)
+from vericlaim.analyzers._compare import Comparison, compare, region_consistency, warp_reference
 from vericlaim.analyzers._regions import Box, edit_regions, largest_component
 from vericlaim.analyzers.base import Analyzer, AnalyzerConfig, ClaimContext
 from vericlaim.analyzers.finding import Finding, Region
@@ -28,11 +36,11 @@ DERIVED = ("verbatim_copy", "local_edit", "global_filter", "partial_copy")
 
 
 class ReferenceMatchConfig(AnalyzerConfig):
-    feature_side: int = 448
-    """Long side (px) at which features are detected."""
+    feature_area: int = 160_000
+    """Pixels (width x height) at which features are detected."""
     n_features: int = 700
-    compare_side: int = 512
-    """Long side (px) at which the aligned photos are compared."""
+    compare_area: int = 200_000
+    """Pixels (width x height) at which the aligned photos are compared."""
     max_upsample: float = 1.3
     """Compare at a resolution where the reference is enlarged at most this much."""
     min_inliers: int = 15
@@ -50,8 +58,17 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """Try a sub-pixel refinement when the block agreement is below this."""
     refine_rounds: int = 3
     partial_blocks: int = 10
-    partial_fine: float = 0.6
-    partial_ncc: float = 0.9
+    partial_fine: float = 0.5
+    """Share of a candidate pasted region's blocks that must agree in fine detail."""
+    partial_ncc: float = 0.8
+    """Median fine-detail correlation a pasted region must reach."""
+    partial_r2: float = 0.85
+    """How well one tone map must explain the region's block means (R^2)."""
+    partial_gain_spread: float = 0.25
+    """Largest robust spread of block contrast gains in a pasted region."""
+    partial_misregistration: float = 0.16
+    """Largest mean residual shift (comparison pixels) inside a pasted region: copied pixels
+    follow the alignment exactly, a photographed carton does not."""
     """Median fine-detail correlation a pasted region must reach."""
     max_reference_frames: int = 12
 
@@ -90,15 +107,16 @@ def _cmp_scale(
     ref_shape: tuple[int, int],
     cfg: ReferenceMatchConfig,
 ) -> float:
-    """Comparison scale for the claim frame: at most ``compare_side`` and no finer than the
+    """Comparison scale for the claim frame: at most ``compare_area`` pixels and no finer than the
     reference can support (an enlarged reference only adds blur)."""
-    g = min(1.0, cfg.compare_side / max(claim_shape))
+    pixels = claim_shape[0] * claim_shape[1]
+    g = min(1.0, float(np.sqrt(cfg.compare_area / max(pixels, 1))))
     centre = np.array([[[ref_shape[1] / 2, ref_shape[0] / 2]]], np.float64)
     step = centre + np.array([[[1.0, 0.0]]])
     a, b = cv2.perspectiveTransform(np.concatenate([centre, step], axis=1), h_frame)[0]
     enlarge = float(np.linalg.norm(b - a))  # claim-frame pixels per reference pixel
     if enlarge * g > cfg.max_upsample:
-        g = max(cfg.max_upsample / enlarge, 256 / max(claim_shape))
+        g = max(cfg.max_upsample / enlarge, float(np.sqrt(65_000 / max(pixels, 1))))
     return min(g, 1.0)
 
 
@@ -190,10 +208,22 @@ def match_frames(
     component = largest_component(comparison.block_fine)
     if component is not None and component.blocks >= cfg.partial_blocks:
         fine_share = component.blocks / max(component.informative, 1)
-        # A pasted region repeats the reference's pixels: its fine detail correlates almost
-        # perfectly. An honest photo of a printed carton face agrees in structure only.
+        # A pasted region repeats the reference's pixels under one global tone map; an
+        # honest photo of a printed carton face agrees in structure but was lit differently.
         fine_ncc = float(np.median(comparison.block_fine_ncc[component.labels]))
-        if fine_share >= cfg.partial_fine and fine_ncc >= cfg.partial_ncc:
+        consistency = region_consistency(claim_cmp, warped, component.labels)
+        misregistration, windows = residual_shift(
+            cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY),
+            cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY),
+            component.labels,
+        )
+        if (
+            fine_share >= cfg.partial_fine
+            and fine_ncc >= cfg.partial_ncc
+            and consistency["mean_r2"] >= cfg.partial_r2
+            and consistency["gain_spread"] <= cfg.partial_gain_spread
+            and misregistration <= cfg.partial_misregistration
+        ):
             box = component.box.scaled(to_full)
             heat = component.mask_like(comparison.zmap.shape)
             return Match(
@@ -232,7 +262,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         key = (evidence.sha256, index, mirrored)
         if key not in self._cache:
             cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
-            gray, f = to_gray(evidence.frames[index].pixels, cfg.feature_side)
+            gray, f = to_gray(evidence.frames[index].pixels, cfg.feature_area)
             if mirrored:
                 gray = np.ascontiguousarray(gray[:, ::-1])
             self._cache[key] = (detect_features(gray, n_features=cfg.n_features), f)
