@@ -243,6 +243,13 @@ def match_frames(
     )
 
 
+def _clipped(box: Box, width: int, height: int, label: str) -> Region:
+    """A region inside the photo: rounding up to full resolution may overshoot the edge."""
+    x0, y0 = min(max(box.x, 0), width - 1), min(max(box.y, 0), height - 1)
+    x1, y1 = min(box.x + box.w, width), min(box.y + box.h, height)
+    return Region(x0, y0, max(1, x1 - x0), max(1, y1 - y0), label=label, score=round(box.score, 3))
+
+
 @register
 class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
@@ -330,8 +337,7 @@ class ReferenceMatchAnalyzer(Analyzer):
             score = min(1.0, 0.6 + 0.4 * c.agreement)
             label = "copied" if match.relation == "partial_copy" else "edit"
             regions = tuple(
-                Region(b.x, b.y, b.w, b.h, label=label, score=round(b.score, 3))
-                for b in match.boxes
+                _clipped(b, media.width, media.height, label) for b in match.boxes
             )
             return self.finding(
                 media,

@@ -1,0 +1,100 @@
+"""The routing policy: verdicts from findings, never a rejection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vericlaim.analyzers import Finding
+from vericlaim.errors import PolicyError
+from vericlaim.reasons import catalogue
+from vericlaim.scoring import load_policy
+
+
+def _f(code: str, *, score: float = 1.0, status: str = "ok", confidence: float = 1.0) -> Finding:
+    params = {k: "x" for k in ("reference", "count", "source_type", "where", "generator", "software",
+                              "mark", "problems", "analyzer", "error", "why", "actions", "label")}
+    return Finding.make(analyzer="t", version="1", media_id="m", reason_code=code,
+                        status=status, score=score, confidence=confidence, params=params)  # type: ignore[arg-type]
+
+
+def test_every_policy_code_is_in_the_catalogue() -> None:
+    policy = load_policy()
+    for rule in policy.rules:
+        assert rule.codes <= set(catalogue())
+    assert policy.authentic_codes <= set(catalogue())
+
+
+@pytest.mark.parametrize(
+    ("code", "verdict"),
+    [
+        ("reference_match.local_edit", "likely_manipulated"),
+        ("reference_match.verbatim_copy", "likely_manipulated"),
+        ("reference_match.partial_copy", "likely_manipulated"),
+        ("reference_match.global_filter", "likely_manipulated"),
+        ("provenance.tc260_ai_generated", "likely_ai_generated"),
+        ("provenance.c2pa_ai_generated", "likely_ai_generated"),
+        ("provenance.tc260_possibly_ai", "review"),
+        ("provenance.c2pa_invalid", "review"),
+    ],
+)
+def test_a_firing_finding_routes_to_human_review(code: str, verdict: str) -> None:
+    decision = load_policy().decide({"m": [_f(code)]})
+    assert decision.verdict == verdict
+    assert decision.action == "human_review"
+    assert decision.risk_score > 0
+
+
+def test_ai_label_outranks_an_edit() -> None:
+    decision = load_policy().decide(
+        {"a": [_f("reference_match.local_edit")], "b": [_f("provenance.tc260_ai_generated")]}
+    )
+    assert decision.verdict == "likely_ai_generated"
+
+
+def test_confirmed_independent_photos_are_approved() -> None:
+    decision = load_policy().decide({"a": [_f("reference_match.same_product", score=0.0)]})
+    assert (decision.verdict, decision.action) == ("likely_authentic", "approve")
+
+
+def test_one_unconfirmed_photo_makes_the_claim_inconclusive() -> None:
+    decision = load_policy().decide(
+        {
+            "a": [_f("reference_match.same_product", score=0.0)],
+            "b": [_f("reference_match.no_match", score=0.0)],
+        }
+    )
+    assert (decision.verdict, decision.action) == ("inconclusive", "request_more_evidence")
+
+
+def test_a_failed_analyzer_never_approves() -> None:
+    decision = load_policy().decide(
+        {
+            "a": [
+                _f("reference_match.same_product", score=0.0),
+                _f("analyzer.failed", status="failed", score=0.0),
+            ]
+        }
+    )
+    assert decision.action != "approve"
+
+
+def test_missing_metadata_alone_is_not_suspicious() -> None:
+    decision = load_policy().decide({"a": [_f("provenance.none", score=0.0)]})
+    assert decision.verdict == "inconclusive" and decision.risk_score == 0
+
+
+def test_no_rule_ever_rejects() -> None:
+    policy = load_policy()
+    assert {r.action for r in policy.rules} <= {"human_review", "request_more_evidence", "approve"}
+
+
+def test_a_malformed_policy_file_is_a_policy_error(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.toml"
+    bad.write_text('version = "x"\n[[rules]]\nverdict = "reject"\naction = "reject"\n', "utf-8")
+    with pytest.raises(PolicyError, match="policy.toml"):
+        load_policy(bad)
+    bad.write_text("not = [toml", "utf-8")
+    with pytest.raises(PolicyError, match="not valid TOML"):
+        load_policy(bad)
