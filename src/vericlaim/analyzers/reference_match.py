@@ -19,8 +19,10 @@ from vericlaim.analyzers._align import (
     Features,
     align,
     detect_features,
+    ecc_refine,
     refine,
     residual_shift,
+    shrink,
     to_gray,
 )
 from vericlaim.analyzers._compare import Comparison, compare, region_consistency, warp_reference
@@ -38,7 +40,7 @@ DERIVED = ("verbatim_copy", "local_edit", "global_filter", "partial_copy")
 class ReferenceMatchConfig(AnalyzerConfig):
     feature_area: int = 160_000
     """Pixels (width x height) at which features are detected."""
-    n_features: int = 700
+    n_features: int = 500
     compare_area: int = 200_000
     """Pixels (width x height) at which the aligned photos are compared."""
     max_upsample: float = 1.3
@@ -147,7 +149,7 @@ def match_frames(
     h_frame = np.linalg.inv(_scale(claim_feature_scale)) @ alignment.homography @ _scale(fr)
     g = _cmp_scale(claim_px.shape[:2], h_frame, ref_px.shape[:2], cfg)
     size = (max(1, round(claim_px.shape[1] * g)), max(1, round(claim_px.shape[0] * g)))
-    claim_cmp = cv2.resize(claim_px, size, interpolation=cv2.INTER_AREA) if g < 1 else claim_px
+    claim_cmp = shrink(claim_px, g) if g < 1 else claim_px
     h_cmp = _scale(g) @ h_frame
     warped, valid = warp_reference(ref_px, h_cmp, size)
     comparison = compare(claim_cmp, warped, valid)
@@ -167,6 +169,15 @@ def match_frames(
             h_cmp, comparison, warped, valid = k @ h_cmp, refined, warped2, valid2
             if comparison.agreement >= cfg.refine_below:
                 break
+        if comparison.agreement < cfg.derived_agreement:
+            # Too little detail for phase correlation (an enlarged studio photo): try ECC.
+            ref_gray = cv2.cvtColor(ref_px, cv2.COLOR_RGB2GRAY)
+            h_ecc = ecc_refine(claim_gray, ref_gray, h_cmp)
+            if h_ecc is not None:
+                warped2, valid2 = warp_reference(ref_px, h_ecc, size)
+                refined = compare(claim_cmp, warped2, valid2)
+                if refined.agreement > comparison.agreement:
+                    h_cmp, comparison, warped, valid = h_ecc, refined, warped2, valid2
     # Reference full-resolution pixels -> claim full-resolution pixels.
     ref_full_scale = reference_frame.scale
     h_full = _scale(1 / (g * claim_full_scale)) @ h_cmp @ _scale(ref_full_scale)
