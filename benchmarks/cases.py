@@ -275,8 +275,10 @@ def _partial_copy(lib: Library, draw: Draw) -> Draft:
         f = 1024 / max(sh, sw)  # a camera-photo region needs a camera-sized scene
         scene = resize(scene, (round(sw * f), round(sh * f)))
         sh, sw = scene.shape[:2]
-    f = rng.uniform(0.7, 1.3)
-    f = min(f, 0.7 * sw / pw, 0.7 * sh / ph)
+    # A claim photo is taken to show the goods: the pasted region spans 30-70 % of the
+    # scene's short side (a product lost in a corner would not support a damage claim).
+    f = rng.uniform(0.3, 0.7) * min(sw, sh) / max(pw, ph)
+    f = min(f, 0.8 * sw / pw, 0.8 * sh / ph)
     size = (max(4, round(pw * f)), max(4, round(ph * f)))
     result = edits.paste_region(scene, resize(patch, size), resize(alpha, size, is_mask=True), rng)
     assert result.mask is not None

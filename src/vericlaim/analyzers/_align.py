@@ -162,50 +162,44 @@ def _fit(
 def align(
     claim: Features,
     reference: Features,
-    reference_mirror: Features | None = None,
     *,
     ratio: float = 0.8,
     threshold: float = 3.0,
     min_inliers: int = 12,
+    mirrored_width: int | None = None,
 ) -> Alignment | None:
-    """Find the homography that maps ``reference`` onto ``claim``, trying the mirrored
-    reference when given. Returns ``None`` when no plausible alignment has at least
-    ``min_inliers`` inliers."""
-    best: Alignment | None = None
-    candidates: list[tuple[Features, bool]] = [(reference, False)]
-    if reference_mirror is not None:
-        candidates.append((reference_mirror, True))
-    for ref, mirrored in candidates:
-        claim_pts, ref_pts = _ratio_matches(claim, ref, ratio)
-        h, inlier_mask = _fit(claim_pts, ref_pts, threshold)
-        if h is None or not _plausible(h):
-            continue
-        n_in = int(inlier_mask.sum())
-        if n_in < min_inliers:
-            continue
-        h = h / h[2, 2]
-        if mirrored:
-            # The mirror's x' = (w - 1) - x: fold the flip into the homography.
-            w = reference.shape[1]
-            flip = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-            h = h @ flip
-            ref_pts = ref_pts.copy()
-            ref_pts[:, 0] = (w - 1) - ref_pts[:, 0]
-        candidate = Alignment(
-            homography=h,
-            inliers=n_in,
-            matches=len(claim_pts),
-            inlier_ratio=n_in / max(len(claim_pts), 1),
-            spread=_spread(claim_pts[inlier_mask], claim.shape),
-            mirrored=mirrored,
-            claim_points=claim_pts[inlier_mask],
-            reference_points=ref_pts[inlier_mask],
-        )
-        if best is None or candidate.inliers > best.inliers:
-            best = candidate
-        if not mirrored and candidate.inliers >= 3 * min_inliers:
-            break  # a strong direct match: the mirror cannot do better in a way that matters
-    return best
+    """Find the transform that maps ``reference`` onto ``claim``.
+
+    When ``reference`` was detected on the mirror image of a photo ``mirrored_width``
+    pixels wide, the flip is folded into the result, which then maps the unmirrored
+    reference onto the claim. Returns ``None`` when no plausible alignment has at least
+    ``min_inliers`` inliers.
+    """
+    claim_pts, ref_pts = _ratio_matches(claim, reference, ratio)
+    h, inlier_mask = _fit(claim_pts, ref_pts, threshold)
+    if h is None or not _plausible(h):
+        return None
+    n_in = int(inlier_mask.sum())
+    if n_in < min_inliers:
+        return None
+    h = h / h[2, 2]
+    if mirrored_width is not None:
+        # The mirror's x' = (w - 1) - x: fold the flip into the transform.
+        w = mirrored_width
+        flip = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        h = h @ flip
+        ref_pts = ref_pts.copy()
+        ref_pts[:, 0] = (w - 1) - ref_pts[:, 0]
+    return Alignment(
+        homography=h,
+        inliers=n_in,
+        matches=len(claim_pts),
+        inlier_ratio=n_in / max(len(claim_pts), 1),
+        spread=_spread(claim_pts[inlier_mask], claim.shape),
+        mirrored=mirrored_width is not None,
+        claim_points=claim_pts[inlier_mask],
+        reference_points=ref_pts[inlier_mask],
+    )
 
 
 def refine(

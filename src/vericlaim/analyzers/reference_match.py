@@ -59,6 +59,8 @@ class ReferenceMatchConfig(AnalyzerConfig):
     refine_below: float = 0.9
     """Try a sub-pixel refinement when the block agreement is below this."""
     refine_rounds: int = 3
+    early_exit: float = 0.8
+    """Stop searching other references once a copy agrees this well."""
     partial_blocks: int = 10
     partial_fine: float = 0.5
     """Share of a candidate pasted region's blocks that must agree in fine detail."""
@@ -124,22 +126,16 @@ def _cmp_scale(
 
 def match_frames(
     claim_frame: Frame,
-    claim_features: Features,
     claim_feature_scale: float,
     reference: Evidence,
     reference_frame: Frame,
-    reference_features: tuple[Features, float],
-    mirror_features: callable,  # type: ignore[valid-type]
+    reference_feature_scale: float,
+    alignment: Alignment | None,
     claim_full_scale: float,
     cfg: ReferenceMatchConfig,
 ) -> Match:
-    """Relate one claim frame to one reference frame."""
-    ref_feats, fr = reference_features
-    alignment = align(claim_features, ref_feats, min_inliers=cfg.min_inliers)
-    if alignment is None or alignment.inliers < 3 * cfg.min_inliers:
-        mirrored = align(claim_features, ref_feats, mirror_features(), min_inliers=cfg.min_inliers)
-        if mirrored is not None and (alignment is None or mirrored.inliers > alignment.inliers):
-            alignment = mirrored
+    """Relate one claim frame to one reference frame, given their feature alignment."""
+    fr = reference_feature_scale
     if alignment is None:
         return Match("no_match", reference, reference_frame, claim_frame, None, None, None)
 
@@ -254,6 +250,18 @@ def match_frames(
     )
 
 
+def _colour_likeness(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of coarse hue-saturation histograms: a cheap way to try the likeliest
+    reference first. It only orders the search; it never decides anything."""
+    hists = []
+    for img in (a, b):
+        small = cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+        h = cv2.calcHist([hsv], [0, 1], None, [12, 4], [0, 180, 0, 256])
+        hists.append(cv2.normalize(h, h).ravel())
+    return float(cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_CORREL))
+
+
 def _clipped(box: Box, width: int, height: int, label: str) -> Region:
     """A region inside the photo: rounding up to full resolution may overshoot the edge."""
     x0, y0 = min(max(box.x, 0), width - 1), min(max(box.y, 0), height - 1)
@@ -290,25 +298,43 @@ class ReferenceMatchAnalyzer(Analyzer):
 
     def analyze(self, media: Evidence, context: ClaimContext) -> Sequence[Finding]:
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
+        pairs = [
+            (ci, reference, ri)
+            for ci in range(len(media.frames))
+            for reference in context.references
+            for ri in range(min(len(reference.frames), cfg.max_reference_frames))
+        ]
+        # Most likely pairs first, so that a clear copy ends the search early.
+        likeness = {
+            (ci, id(ref), ri): _colour_likeness(media.frames[ci].pixels, ref.frames[ri].pixels)
+            for ci, ref, ri in pairs
+        }
+        pairs.sort(key=lambda p: -likeness[(p[0], id(p[1]), p[2])])
         best: Match | None = None
-        for ci, claim_frame in enumerate(media.frames):
-            claim_feats, fc = self._features(media, ci)
-            for reference in context.references:
-                n = min(len(reference.frames), cfg.max_reference_frames)
-                for ri in range(n):
-                    match = match_frames(
-                        claim_frame,
-                        claim_feats,
-                        fc,
-                        reference,
-                        reference.frames[ri],
-                        self._features(reference, ri),
-                        lambda ref=reference, i=ri: self._features(ref, i, mirrored=True)[0],
-                        claim_frame.scale,
-                        cfg,
-                    )
-                    if best is None or match.strength > best.strength:
-                        best = match
+        # The mirror image is tried only when no direct alignment found a copy: mirroring is
+        # a disguise, and looking for it costs a second feature pass per reference.
+        for mirrored in (False, True):
+            for ci, reference, ri in pairs:
+                claim_feats, fc = self._features(media, ci)
+                ref_feats, fr = self._features(reference, ri, mirrored=mirrored)
+                alignment = align(
+                    claim_feats,
+                    ref_feats,
+                    min_inliers=cfg.min_inliers,
+                    mirrored_width=ref_feats.shape[1] if mirrored else None,
+                )
+                match = match_frames(
+                    media.frames[ci], fc, reference, reference.frames[ri], fr, alignment,
+                    media.frames[ci].scale, cfg,
+                )
+                if best is None or match.strength > best.strength:
+                    best = match
+                if match.relation in DERIVED and match.comparison is not None and (
+                    match.comparison.agreement >= cfg.early_exit
+                ):
+                    return [self._finding(media, match)]
+            if best is not None and best.relation in DERIVED:
+                break
         assert best is not None  # requires={"references"} guarantees at least one
         return [self._finding(media, best)]
 
