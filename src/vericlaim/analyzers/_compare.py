@@ -61,6 +61,23 @@ def warp_reference(
 _LUMA = np.array([[0.299, 0.587, 0.114]], np.float32)
 
 
+def _normalised_residual(
+    claim: np.ndarray, fitted: np.ndarray, ref_area: np.ndarray, sigma: float
+) -> tuple[np.ndarray, float]:
+    """|claim - fitted| after a Gaussian blur of ``sigma``, divided by the noise floor (measured
+    on calm, agreeing pixels: along edges the residual is resampling and registration
+    error, which the contrast term accounts for) plus a quarter of the local contrast."""
+    a = cv2.GaussianBlur(claim, (0, 0), sigma)
+    b = cv2.GaussianBlur(fitted, (0, 0), sigma)
+    diff = np.abs(a - b).max(axis=2)
+    grad = cv2.morphologyEx(_luma(b), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    calm = ref_area & (grad <= np.median(grad[ref_area])) if ref_area.any() else ref_area
+    if calm.sum() < 200:
+        calm = ref_area
+    noise = float(np.median(diff[calm][::3])) * 1.4826 + 1.0 if calm.any() else 8.0
+    return diff / (noise + 0.25 * grad), noise
+
+
 def _fit_colour(
     reference: np.ndarray, claim: np.ndarray, valid: np.ndarray, *, samples: int = 6000
 ) -> np.ndarray:
@@ -130,7 +147,10 @@ def compare(
     """Compare ``claim`` with the aligned reference ``warped`` (both H x W x 3 uint8) on the
     pixels in ``valid``."""
     h, w = claim.shape[:2]
-    inner = cv2.erode(valid.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    # Stay clear of the warped reference's edge, where interpolation and the frame of a
+    # screenshot or re-photograph leave residue that is not an edit.
+    margin = max(5, round(0.02 * min(h, w)) | 1)
+    inner = cv2.erode(valid.astype(np.uint8), np.ones((margin, margin), np.uint8)).astype(bool)
     footprint = float(valid.mean())
     claim_f = claim.astype(np.float32)
     fitted = _fit_colour(warped, claim, inner)
@@ -195,21 +215,17 @@ def compare(
         fine.sum() / max(int((informative & (np.maximum(fa, fb) > 1.0)).sum()), 1)
     )
 
-    # Pixel residual, normalised by the residual noise of agreeing areas and local contrast.
-    diff = np.abs(claim_f - fitted).max(axis=2)
-    diff = cv2.GaussianBlur(diff, (0, 0), 1.0)
-    grad = cv2.morphologyEx(lr, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    # Pixel residual, normalised by the residual noise of agreeing areas and by local
+    # contrast, at two scales: fine (thin cracks) and coarse (stains, inpainted patches,
+    # whose soft edges drown in resampling and recompression noise at the fine scale).
     agree_px = np.kron(agree, np.ones((_BLOCK, _BLOCK), bool))
     agree_mask = np.zeros((h, w), bool)
     agree_mask[: agree_px.shape[0], : agree_px.shape[1]] = agree_px
     ref_area = inner & agree_mask if (inner & agree_mask).sum() > 500 else inner
-    # The noise floor is measured away from edges: along edges the residual is resampling
-    # and registration error, which the contrast term of the denominator accounts for.
-    calm = ref_area & (grad <= np.median(grad[ref_area])) if ref_area.any() else ref_area
-    if calm.sum() < 200:
-        calm = ref_area
-    noise = float(np.median(diff[calm][::3])) * 1.4826 + 1.0 if calm.any() else 8.0
-    zmap = diff / (noise + 0.25 * grad)
+    coarse = max(2.0, min(h, w) / 150)
+    zfine, noise = _normalised_residual(claim_f, fitted, ref_area, 1.0)
+    zcoarse, _ = _normalised_residual(claim_f, fitted, ref_area, coarse)
+    zmap = np.maximum(zfine, zcoarse)
     zmap[~inner] = 0.0
     return Comparison(
         footprint=footprint,

@@ -64,7 +64,7 @@ def edit_regions(
     (``to_full`` times comparison pixels) and a heatmap in [0, 1] at comparison resolution.
     """
     h, w = zmap.shape
-    z_low = z / 2 if z_low is None else z_low
+    z_low = 0.6 * z if z_low is None else z_low
     seeds = (zmap > z) & valid
     low = ((zmap > z_low) & valid).astype(np.uint8)
     k = max(3, round(min(h, w) / 80) | 1)
@@ -83,6 +83,11 @@ def edit_regions(
         if i == 0 or sums[i] / counts[i] < 1.25 * z:
             continue
         member = (labels == i) & (low > 0)
+        if member.sum() > 12 * counts[i]:
+            # Weak residual spread far beyond the seeds (a soft texture mismatch): box the
+            # seeds and their close surroundings only.
+            near = cv2.dilate(((labels == i) & seeds).astype(np.uint8), np.ones((3 * k, 3 * k), np.uint8))
+            member = member & (near > 0)
         ys, xs = np.nonzero(member)
         x0, y0 = int(xs.min()), int(ys.min())
         strength = float(sums[i] / counts[i])
