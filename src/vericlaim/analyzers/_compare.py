@@ -150,7 +150,13 @@ def compare(
     # Stay clear of the warped reference's edge, where interpolation and the frame of a
     # screenshot or re-photograph leave residue that is not an edit.
     margin = max(5, round(0.02 * min(h, w)) | 1)
-    inner = cv2.erode(valid.astype(np.uint8), np.ones((margin, margin), np.uint8)).astype(bool)
+    framed = valid.astype(np.uint8)
+    # The claim's own frame edge too: blurs and warps treat borders differently.
+    framed[: margin // 2 + 1, :] = 0
+    framed[-(margin // 2 + 1) :, :] = 0
+    framed[:, : margin // 2 + 1] = 0
+    framed[:, -(margin // 2 + 1) :] = 0
+    inner = cv2.erode(framed, np.ones((margin, margin), np.uint8)).astype(bool)
     footprint = float(valid.mean())
     claim_f = claim.astype(np.float32)
     fitted = _fit_colour(warped, claim, inner)

@@ -52,6 +52,7 @@ def edit_regions(
     to_full: float,
     z_low: float | None = None,
     max_regions: int = 12,
+    max_share: float = 0.3,
 ) -> tuple[list[Box], np.ndarray]:
     """Compact regions where the claim departs from the aligned reference.
 
@@ -90,6 +91,8 @@ def edit_regions(
             member = member & (near > 0)
         ys, xs = np.nonzero(member)
         x0, y0 = int(xs.min()), int(ys.min())
+        if (xs.max() - x0 + 1) * (ys.max() - y0 + 1) > max_share * h * w:
+            continue  # a change over most of the frame is light or a filter, not a local edit
         strength = float(sums[i] / counts[i])
         box = Box(x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, min(1.0, strength / (4 * z)))
         boxes.append(box.scaled(to_full))
