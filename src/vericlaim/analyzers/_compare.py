@@ -61,6 +61,28 @@ def warp_reference(
 _LUMA = np.array([[0.299, 0.587, 0.114]], np.float32)
 
 
+def _shading(claim: np.ndarray, fitted: np.ndarray, agree: np.ndarray, grid: int = 6) -> np.ndarray:
+    """A smooth multiplicative light field (claim / fitted reference) estimated on a coarse
+    grid from agreeing blocks only and interpolated over the frame; 1 where unknown."""
+    h, w = claim.shape[:2]
+    bh, bw = agree.shape
+    if bh < 2 or bw < 2 or agree.sum() < 12:
+        return np.ones((h, w), np.float32)
+    lc = _block_mean(np.ascontiguousarray(_luma(claim)[: bh * _BLOCK, : bw * _BLOCK]), bh, bw)
+    lf = _block_mean(np.ascontiguousarray(_luma(fitted)[: bh * _BLOCK, : bw * _BLOCK]), bh, bw)
+    ratio = np.where(agree & (lf > 20), lc / np.maximum(lf, 1e-3), np.nan)
+    gy, gx = min(grid, bh), min(grid, bw)
+    field = np.ones((gy, gx), np.float32)
+    for i in range(gy):
+        for j in range(gx):
+            cell = ratio[i * bh // gy : (i + 1) * bh // gy, j * bw // gx : (j + 1) * bw // gx]
+            cell = cell[np.isfinite(cell)]
+            if len(cell) >= 2:
+                field[i, j] = float(np.median(cell))
+    field = np.clip(field, 0.5, 2.0)
+    return cv2.resize(field, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+
+
 def _normalised_residual(
     claim: np.ndarray, fitted: np.ndarray, ref_area: np.ndarray, sigma: float
 ) -> tuple[np.ndarray, float]:
@@ -230,7 +252,10 @@ def compare(
     ref_area = inner & agree_mask if (inner & agree_mask).sum() > 500 else inner
     coarse = max(2.0, min(h, w) / 150)
     zfine, noise = _normalised_residual(claim_f, fitted, ref_area, 1.0)
-    zcoarse, _ = _normalised_residual(claim_f, fitted, ref_area, coarse)
+    # At the coarse scale, uneven light (a screen's vignetting, a re-photographed print) is
+    # a smooth gain over the frame: take it out, estimated from agreeing blocks only.
+    lit = fitted * _shading(claim_f, fitted, agree)[..., None]
+    zcoarse, _ = _normalised_residual(claim_f, lit, ref_area, coarse)
     zmap = np.maximum(zfine, zcoarse)
     zmap[~inner] = 0.0
     return Comparison(

@@ -91,8 +91,11 @@ def edit_regions(
             member = member & (near > 0)
         ys, xs = np.nonzero(member)
         x0, y0 = int(xs.min()), int(ys.min())
-        if (xs.max() - x0 + 1) * (ys.max() - y0 + 1) > max_share * h * w:
+        bw_, bh_ = int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1
+        if bw_ * bh_ > max_share * h * w:
             continue  # a change over most of the frame is light or a filter, not a local edit
+        if min(bw_, bh_) < 0.012 * min(h, w) and max(bw_, bh_) > 10 * min(bw_, bh_):
+            continue  # a hairline along a straight edge: the border of a framed copy
         strength = float(sums[i] / counts[i])
         box = Box(x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, min(1.0, strength / (4 * z)))
         boxes.append(box.scaled(to_full))
