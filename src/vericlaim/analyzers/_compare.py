@@ -63,7 +63,8 @@ _LUMA = np.array([[0.299, 0.587, 0.114]], np.float32)
 
 def _shading(claim: np.ndarray, fitted: np.ndarray, agree: np.ndarray, grid: int = 6) -> np.ndarray:
     """A smooth multiplicative light field (claim / fitted reference) estimated on a coarse
-    grid from agreeing blocks only and interpolated over the frame; 1 where unknown."""
+    grid (median per cell, so a local edit does not move it) from the trusted blocks and
+    interpolated over the frame; 1 where unknown."""
     h, w = claim.shape[:2]
     bh, bw = agree.shape
     if bh < 2 or bw < 2 or agree.sum() < 12:
@@ -254,7 +255,8 @@ def compare(
     zfine, noise = _normalised_residual(claim_f, fitted, ref_area, 1.0)
     # At the coarse scale, uneven light (a screen's vignetting, a re-photographed print) is
     # a smooth gain over the frame: take it out, estimated from agreeing blocks only.
-    lit = fitted * _shading(claim_f, fitted, agree)[..., None]
+    flat = (vshare > 0.9) & ~informative  # plain background: where vignetting shows most
+    lit = fitted * _shading(claim_f, fitted, agree | flat)[..., None]
     zcoarse, _ = _normalised_residual(claim_f, lit, ref_area, coarse)
     zmap = np.maximum(zfine, zcoarse)
     zmap[~inner] = 0.0
