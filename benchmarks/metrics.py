@@ -114,6 +114,7 @@ class FamilyRow:
     check_ms: float
     decode_ms: float
     ratio: float
+    warm_ratio: float = math.nan
 
     def share(self, k: int | None, n: int | None = None) -> float | None:
         n = self.n if n is None else n
@@ -136,6 +137,11 @@ def _row(name: str, kind: str, outcomes: Sequence[Mapping[str, Any]]) -> FamilyR
         check_ms=median(t["check_ms"] for t in timed) if timed else math.nan,
         decode_ms=median(t["decode_ms"] for t in timed) if timed else math.nan,
         ratio=median(t["ratio"] for t in timed) if timed else math.nan,
+        warm_ratio=(
+            median(t["warm_ratio"] for t in timed if "warm_ratio" in t)
+            if any("warm_ratio" in t for t in timed)
+            else math.nan
+        ),
     )
 
 

@@ -9,7 +9,9 @@ contrast, so that resampling along edges does not light up).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -19,29 +21,41 @@ __all__ = ["Comparison", "compare", "region_consistency", "warp_reference"]
 _BLOCK = 16
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False)
 class Comparison:
     """What the dense comparison measured, at comparison resolution.
 
     ``footprint`` is the share of the claim frame covered by the warped reference;
     ``agreement`` the share of informative blocks inside it that agree in structure;
     ``fine_agreement`` the share that also agree in fine detail; ``colour_change`` the mean
-    absolute change (0..255) the colour fit applies; ``zmap`` the normalised residual;
-    ``block_agree`` / ``block_informative`` boolean block grids.
+    absolute change (0..255) the colour fit applies; ``block_agree`` / ``block_informative``
+    boolean block grids. The normalised residual ``zmap`` (and ``residual_noise``) is worked
+    out on first use: alignment candidates that are not kept never need it.
     """
 
     footprint: float
     agreement: float
     fine_agreement: float
     colour_change: float
-    residual_noise: float
-    zmap: np.ndarray
     valid: np.ndarray
     block_agree: np.ndarray
     block_fine: np.ndarray
     block_informative: np.ndarray
     informative_blocks: int
     block_fine_ncc: np.ndarray
+    _residual: Callable[[], tuple[np.ndarray, float]] = field(repr=False)
+
+    @cached_property
+    def _zmap_and_noise(self) -> tuple[np.ndarray, float]:
+        return self._residual()
+
+    @property
+    def zmap(self) -> np.ndarray:
+        return self._zmap_and_noise[0]
+
+    @property
+    def residual_noise(self) -> float:
+        return self._zmap_and_noise[1]
 
 
 def warp_reference(
@@ -244,35 +258,41 @@ def compare(
         fine.sum() / max(int((informative & (np.maximum(fa, fb) > 1.0)).sum()), 1)
     )
 
-    # Pixel residual, normalised by the residual noise of agreeing areas and by local
-    # contrast, at two scales: fine (thin cracks) and coarse (stains, inpainted patches,
-    # whose soft edges drown in resampling and recompression noise at the fine scale).
-    agree_px = np.kron(agree, np.ones((_BLOCK, _BLOCK), bool))
-    agree_mask = np.zeros((h, w), bool)
-    agree_mask[: agree_px.shape[0], : agree_px.shape[1]] = agree_px
-    ref_area = inner & agree_mask if (inner & agree_mask).sum() > 500 else inner
-    coarse = max(2.0, min(h, w) / 150)
-    zfine, noise = _normalised_residual(claim_f, fitted, ref_area, 1.0)
-    # At the coarse scale, uneven light (a screen's vignetting, a re-photographed print) is
-    # a smooth gain over the frame: take it out, estimated from agreeing blocks only.
-    flat = (vshare > 0.9) & ~informative  # plain background: where vignetting shows most
-    lit = fitted * _shading(claim_f, fitted, agree | flat)[..., None]
-    zcoarse, _ = _normalised_residual(claim_f, lit, ref_area, coarse)
-    zmap = np.maximum(zfine, zcoarse)
-    zmap[~inner] = 0.0
+    def residual() -> tuple[np.ndarray, float]:
+        # Pixel residual, normalised by the residual noise of agreeing areas and by local
+        # contrast, at two scales: fine (thin cracks) and coarse (stains, inpainted patches,
+        # whose soft edges drown in resampling and recompression noise at the fine scale).
+        agree_px = np.kron(agree, np.ones((_BLOCK, _BLOCK), bool))
+        agree_mask = np.zeros((h, w), bool)
+        agree_mask[: agree_px.shape[0], : agree_px.shape[1]] = agree_px
+        ref_area = inner & agree_mask if (inner & agree_mask).sum() > 500 else inner
+        coarse = max(2.0, min(h, w) / 150)
+        zfine, noise = _normalised_residual(claim_f, fitted, ref_area, 1.0)
+        # At the coarse scale, uneven light (a screen's vignetting, a re-photographed print)
+        # is a smooth gain over the frame: take it out, estimated from trusted blocks only.
+        flat = (vshare > 0.9) & ~informative  # plain background: where vignetting shows most
+        lit = fitted * _shading(claim_f, fitted, agree | flat)[..., None]
+        # Blurred anyway: work at half size and bring the map back up.
+        zhalf, _ = _normalised_residual(
+            cv2.pyrDown(claim_f), cv2.pyrDown(lit), ref_area[::2, ::2], coarse / 2
+        )
+        zcoarse = cv2.resize(zhalf, (w, h), interpolation=cv2.INTER_LINEAR)
+        zmap = np.maximum(zfine, zcoarse)
+        zmap[~inner] = 0.0
+        return zmap.astype(np.float32), noise
+
     return Comparison(
         footprint=footprint,
         agreement=agreement,
         fine_agreement=fine_agreement,
         colour_change=colour_change,
-        residual_noise=noise,
-        zmap=zmap.astype(np.float32),
         valid=inner,
         block_agree=agree,
         block_fine=fine,
         block_informative=informative,
         informative_blocks=n_inf,
         block_fine_ncc=fncc,
+        _residual=residual,
     )
 
 

@@ -8,7 +8,9 @@ alignment is the edit. See ``docs/analyzers/reference_match.md``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -32,7 +34,7 @@ from vericlaim.analyzers.finding import Finding, Region
 from vericlaim.analyzers.registry import register
 from vericlaim.evidence import Evidence, Frame
 
-__all__ = ["Match", "ReferenceMatchAnalyzer", "match_frames"]
+__all__ = ["FEATURES", "FeatureCache", "Match", "ReferenceMatchAnalyzer", "match_frames"]
 
 DERIVED = ("verbatim_copy", "local_edit", "global_filter", "partial_copy")
 
@@ -41,7 +43,7 @@ class ReferenceMatchConfig(AnalyzerConfig):
     feature_area: int = 160_000
     """Pixels (width x height) at which features are detected."""
     n_features: int = 500
-    compare_area: int = 200_000
+    compare_area: int = 130_000
     """Pixels (width x height) at which the aligned photos are compared."""
     max_upsample: float = 1.3
     """Compare at a resolution where the reference is enlarged at most this much."""
@@ -250,12 +252,51 @@ def match_frames(
     )
 
 
+class FeatureCache:
+    """Features of photos already seen, by content hash and settings.
+
+    A service checks many claims against the same listing photos; detecting their features
+    again for every claim would be wasted work. Thread-safe, least recently used first out.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple, tuple[Features, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, compute: Callable[[], tuple[Features, float]]) -> tuple[Features, float]:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = compute()
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value
+
+    def forget(self, sha256: str) -> None:
+        """Drop every entry of one photo."""
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == sha256]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+FEATURES = FeatureCache()
+
+
 def _colour_likeness(a: np.ndarray, b: np.ndarray) -> float:
     """Correlation of coarse hue-saturation histograms: a cheap way to try the likeliest
     reference first. It only orders the search; it never decides anything."""
     hists = []
     for img in (a, b):
-        small = cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA)
+        step = max(1, min(img.shape[:2]) // 128)
+        small = cv2.resize(img[::step, ::step], (64, 64), interpolation=cv2.INTER_LINEAR)
         hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
         h = cv2.calcHist([hsv], [0, 1], None, [12, 4], [0, 180, 0, 256])
         hists.append(cv2.normalize(h, h).ravel())
@@ -278,23 +319,20 @@ class ReferenceMatchAnalyzer(Analyzer):
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
-    def __init__(self, config: AnalyzerConfig | dict | None = None) -> None:
-        super().__init__(config)
-        self._cache: dict[tuple[str, int, bool], tuple[Features, float]] = {}
-
     def _features(
         self, evidence: Evidence, index: int, mirrored: bool = False
     ) -> tuple[Features, float]:
-        key = (evidence.sha256, index, mirrored)
-        if key not in self._cache:
-            cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
-            gray, f = to_gray(evidence.frames[index].pixels, cfg.feature_area)
+        cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
+        pixels = evidence.frames[index].pixels
+        key = (evidence.sha256, index, mirrored, pixels.shape, cfg.feature_area, cfg.n_features)
+
+        def compute() -> tuple[Features, float]:
+            gray, f = to_gray(pixels, cfg.feature_area)
             if mirrored:
                 gray = np.ascontiguousarray(gray[:, ::-1])
-            self._cache[key] = (detect_features(gray, n_features=cfg.n_features), f)
-            if len(self._cache) > 64:
-                self._cache.pop(next(iter(self._cache)))
-        return self._cache[key]
+            return detect_features(gray, n_features=cfg.n_features), f
+
+        return FEATURES.get(key, compute)
 
     def analyze(self, media: Evidence, context: ClaimContext) -> Sequence[Finding]:
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
@@ -311,10 +349,15 @@ class ReferenceMatchAnalyzer(Analyzer):
         }
         pairs.sort(key=lambda p: -likeness[(p[0], id(p[1]), p[2])])
         best: Match | None = None
-        # The mirror image is tried only when no direct alignment found a copy: mirroring is
-        # a disguise, and looking for it costs a second feature pass per reference.
+        aligned: set[tuple[int, int, int]] = set()
+        # The mirror image is tried only when no direct alignment found a copy, and not
+        # against a reference the photo already aligns with firmly unmirrored (a symmetric
+        # fruit aligns weakly with its own mirror image): mirroring is a disguise, and
+        # looking for it costs a second feature pass per reference.
         for mirrored in (False, True):
             for ci, reference, ri in pairs:
+                if mirrored and (ci, id(reference), ri) in aligned:
+                    continue
                 claim_feats, fc = self._features(media, ci)
                 ref_feats, fr = self._features(reference, ri, mirrored=mirrored)
                 alignment = align(
@@ -327,6 +370,8 @@ class ReferenceMatchAnalyzer(Analyzer):
                     media.frames[ci], fc, reference, reference.frames[ri], fr, alignment,
                     media.frames[ci].scale, cfg,
                 )
+                if alignment is not None and alignment.inliers >= 3 * cfg.min_inliers:
+                    aligned.add((ci, id(reference), ri))
                 if best is None or match.strength > best.strength:
                     best = match
                 if match.relation in DERIVED and match.comparison is not None and (
