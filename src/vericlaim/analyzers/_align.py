@@ -319,6 +319,12 @@ def ecc_refine(
     f = min(1.0, side / max(h, w))
     small = cv2.resize(claim_gray, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
     scale = np.diag([f, f, 1.0])
+    # ECC warps the whole input every iteration: bring the reference down to about the
+    # template's size first.
+    rf = min(1.0, 1.5 * side / max(reference_gray.shape))
+    if rf < 1.0:
+        reference_gray = shrink(reference_gray, rf)
+    homography = homography @ np.diag([1 / rf, 1 / rf, 1.0])
     # ECC's warp maps template (claim) pixels to input (reference) pixels.
     warp = np.linalg.inv(scale @ homography).astype(np.float32)
     warp /= warp[2, 2]
@@ -335,6 +341,6 @@ def ecc_refine(
         )
     except cv2.error:
         return None
-    refined = np.linalg.inv(scale) @ np.linalg.inv(warp.astype(np.float64))
+    refined = np.linalg.inv(scale) @ np.linalg.inv(warp.astype(np.float64)) @ np.diag([rf, rf, 1.0])
     refined /= refined[2, 2]
     return refined if _plausible(refined) else None

@@ -61,6 +61,8 @@ class ReferenceMatchConfig(AnalyzerConfig):
     refine_below: float = 0.9
     """Try a sub-pixel refinement when the block agreement is below this."""
     refine_rounds: int = 3
+    ecc_from: float = 0.12
+    """Block agreement from which an ECC refinement is worth its cost."""
     early_exit: float = 0.8
     """Stop searching other references once a copy agrees this well."""
     partial_blocks: int = 10
@@ -167,8 +169,12 @@ def match_frames(
             h_cmp, comparison, warped, valid = k @ h_cmp, refined, warped2, valid2
             if comparison.agreement >= cfg.refine_below:
                 break
-        if comparison.agreement < cfg.derived_agreement:
-            # Too little detail for phase correlation (an enlarged studio photo): try ECC.
+        if (
+            cfg.ecc_from <= comparison.agreement < cfg.derived_agreement
+            and comparison.footprint >= cfg.min_footprint
+        ):
+            # Partly in register, and too little detail for phase correlation (an enlarged
+            # studio photo): try ECC. An honest photo agrees too little to get here.
             ref_gray = cv2.cvtColor(ref_px, cv2.COLOR_RGB2GRAY)
             h_ecc = ecc_refine(claim_gray, ref_gray, h_cmp)
             if h_ecc is not None:
