@@ -238,7 +238,6 @@ def _commit() -> str:
 def _machine() -> dict[str, Any]:
     import PIL
     import pywt
-    import scipy
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -262,7 +261,6 @@ def _machine() -> dict[str, Any]:
             "numpy": np.__version__,
             "opencv": cv2.__version__,
             "pillow": PIL.__version__,
-            "scipy": scipy.__version__,
             "PyWavelets": pywt.__version__,
         },
         "threads": f"cv2.setNumThreads(1) (cv2.getNumThreads() = {cv2.getNumThreads()}), "
