@@ -43,6 +43,9 @@ class ReferenceMatchConfig(AnalyzerConfig):
     feature_area: int = 160_000
     """Pixels (width x height) at which features are detected."""
     n_features: int = 500
+    deep_features: int = 1000
+    deep_feature_area: int = 250_000
+    """A second, closer look when nothing aligned at all (0 features turns it off)."""
     compare_area: int = 130_000
     """Pixels (width x height) at which the aligned photos are compared."""
     max_upsample: float = 1.3
@@ -326,17 +329,19 @@ class ReferenceMatchAnalyzer(Analyzer):
     Config = ReferenceMatchConfig
 
     def _features(
-        self, evidence: Evidence, index: int, mirrored: bool = False
+        self, evidence: Evidence, index: int, mirrored: bool = False, deep: bool = False
     ) -> tuple[Features, float]:
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
         pixels = evidence.frames[index].pixels
-        key = (evidence.sha256, index, mirrored, pixels.shape, cfg.feature_area, cfg.n_features)
+        area = cfg.deep_feature_area if deep else cfg.feature_area
+        count = cfg.deep_features if deep else cfg.n_features
+        key = (evidence.sha256, index, mirrored, pixels.shape, area, count)
 
         def compute() -> tuple[Features, float]:
-            gray, f = to_gray(pixels, cfg.feature_area)
+            gray, f = to_gray(pixels, area)
             if mirrored:
                 gray = np.ascontiguousarray(gray[:, ::-1])
-            return detect_features(gray, n_features=cfg.n_features), f
+            return detect_features(gray, n_features=count), f
 
         return FEATURES.get(key, compute)
 
@@ -354,17 +359,30 @@ class ReferenceMatchAnalyzer(Analyzer):
             for ci, ref, ri in pairs
         }
         pairs.sort(key=lambda p: -likeness[(p[0], id(p[1]), p[2])])
+        best = self._search(media, pairs, deep=False)
+        if best.alignment is None and cfg.deep_features > cfg.n_features:
+            # Nothing aligned at all. A screenshot's app chrome or a re-photographed screen
+            # can draw most features away from the photo: look again, closer (unmirrored
+            # only: the second look costs as much as the first).
+            deeper = self._search(media, pairs, deep=True)
+            if deeper.strength > best.strength:
+                best = deeper
+        return [self._finding(media, best)]
+
+    def _search(self, media: Evidence, pairs: list, *, deep: bool) -> Match:
+        cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
         best: Match | None = None
         aligned: set[tuple[int, int, int]] = set()
         # The mirror image is tried only when no direct alignment found a copy, and not
         # against a reference the photo already aligns with firmly unmirrored (a symmetric
         # fruit aligns weakly with its own mirror image): mirroring is a disguise, and
         # looking for it costs a second feature pass per reference.
-        for mirrored in (False, True):
+        for mirrored in (False,) if deep else (False, True):
             for ci, reference, ri in pairs:
                 if mirrored and (ci, id(reference), ri) in aligned:
                     continue
-                claim_feats, fc = self._features(media, ci)
+                claim_feats, fc = self._features(media, ci, deep=deep)
+                # References are clean photos: their usual features serve the closer look.
                 ref_feats, fr = self._features(reference, ri, mirrored=mirrored)
                 alignment = align(
                     claim_feats,
@@ -383,11 +401,11 @@ class ReferenceMatchAnalyzer(Analyzer):
                 if match.relation in DERIVED and match.comparison is not None and (
                     match.comparison.agreement >= cfg.early_exit
                 ):
-                    return [self._finding(media, match)]
+                    return match
             if best is not None and best.relation in DERIVED:
                 break
         assert best is not None  # requires={"references"} guarantees at least one
-        return [self._finding(media, best)]
+        return best
 
     def _finding(self, media: Evidence, match: Match) -> Finding:
         ref_id = match.reference.media_id
