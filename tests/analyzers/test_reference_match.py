@@ -113,3 +113,32 @@ def test_region_cut_from_the_listing_and_pasted_elsewhere(listing: np.ndarray) -
     inter_w = min(box.x + box.w, 660) - max(box.x, 300)
     inter_h = min(box.y + box.h, 500) - max(box.y, 200)
     assert inter_w * inter_h >= 0.5 * 360 * 300
+
+
+def test_claim_photo_taken_from_a_packing_video_frame() -> None:
+    from tests.evidence.media import make_video, scene_picture
+
+    size = (480, 360)
+    video = make_video(size=size, frames=30, scenes=3)
+    frame = scene_picture(size, 1)  # the second scene of the packing video
+    claim = cv2.resize(_stain(frame, 200, 150, 25), (720, 540), interpolation=cv2.INTER_CUBIC)
+    c = load_bytes(encode(claim, quality=80), source="claim.jpg")
+    r = load_bytes(video, source="packing.mp4", role="packing", media_id="packing.mp4")
+    (f,) = ReferenceMatchAnalyzer().analyze(c, ClaimContext((c,), (r,)))
+    assert f.details["relation"] in DERIVED
+    assert f.details["reference"] == "packing.mp4" and "reference_frame" in f.details
+
+
+def test_a_near_exact_region_does_not_vouch_for_approval(listing: np.ndarray) -> None:
+    from vericlaim.analyzers.reference_match import ReferenceMatchConfig
+
+    scene = textured_image(900, 700, seed=21)
+    scene[200:500, 300:660] = listing[150:450, 200:560]
+    # With the pasted-region test made impossible to pass, the exact region must still keep
+    # the match from counting as an independent photo of the goods.
+    strict = ReferenceMatchConfig(partial_misregistration=0.0)
+    c = load_bytes(encode(scene, quality=85), source="claim.jpg")
+    r = load_bytes(encode(listing, quality=95), source="listing.jpg", role="listing")
+    (f,) = ReferenceMatchAnalyzer(strict).analyze(c, ClaimContext((c,), (r,)))
+    assert f.reason_code == "reference_match.same_product"
+    assert "pasted_region_doubt" in f.details and f.confidence < 0.5

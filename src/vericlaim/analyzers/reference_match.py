@@ -40,6 +40,11 @@ DERIVED = ("verbatim_copy", "local_edit", "global_filter", "partial_copy")
 
 
 class ReferenceMatchConfig(AnalyzerConfig):
+    """Thresholds of the reference match; see ``docs/analyzers/reference_match.md``. They
+    follow from the physics of copying (a copy agrees with its source block by block and to
+    a fraction of a pixel) and were checked against the grocery shelf photos for false alarms,
+    not fitted to a benchmark."""
+
     feature_area: int = 160_000
     """Pixels (width x height) at which features are detected."""
     n_features: int = 500
@@ -80,7 +85,9 @@ class ReferenceMatchConfig(AnalyzerConfig):
     partial_misregistration: float = 0.16
     """Largest mean residual shift (comparison pixels) inside a pasted region: copied pixels
     follow the alignment exactly, a photographed carton does not."""
-    """Median fine-detail correlation a pasted region must reach."""
+    vouch_misregistration: float = 0.3
+    """Below this, a candidate pasted region is too exact to vouch for the photo as independent
+    (the match then lends no confidence towards approval)."""
     max_reference_frames: int = 12
 
 
@@ -98,6 +105,8 @@ class Match:
     boxes: tuple[Box, ...] = ()
     heatmap: np.ndarray | None = None
     cmp_scale: float = 1.0
+    pasted_doubt: dict | None = None
+    """A candidate pasted region that fell short of a copy but too near it to vouch for."""
 
     @property
     def strength(self) -> float:
@@ -255,6 +264,18 @@ def match_frames(
                 (box,),
                 heat,
                 g,
+            )
+        if misregistration < cfg.vouch_misregistration:
+            # Not a copy by the tests above, yet too exact to vouch for as an independent
+            # photo: the claim should not be approved on the strength of this match.
+            doubt = {
+                "region_misregistration_px": round(misregistration, 3),
+                "region_blocks": component.blocks,
+                "region_fine_correlation": round(fine_ncc, 3),
+            }
+            return Match(
+                "same_product", reference, reference_frame, claim_frame, alignment, comparison,
+                h_full, pasted_doubt=doubt,
             )
     return Match(
         "same_product", reference, reference_frame, claim_frame, alignment, comparison, h_full
@@ -458,6 +479,9 @@ class ReferenceMatchAnalyzer(Analyzer):
         if match.relation == "same_product":
             assert match.alignment is not None
             confidence = min(1.0, match.alignment.inliers / (4 * self.config.min_inliers))  # type: ignore[attr-defined]
+            if match.pasted_doubt is not None:
+                details["pasted_region_doubt"] = match.pasted_doubt
+                confidence = min(confidence, 0.3)
             return self.finding(
                 media, code, score=0.0, confidence=confidence, params=params, details=details
             )
