@@ -26,3 +26,11 @@ def test_missing_path_exits_2_with_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "nope.jpg" in lines[0] and "no such file" in lines[0]
+
+
+def test_terminal_summary_prints_markup_like_names_verbatim(tmp_path: Path) -> None:
+    photo = tmp_path / "[bold]claim.jpg"
+    photo.write_bytes(encode(textured_image(seed=1), quality=90))
+    result = runner.invoke(app, ["check", str(photo), "--claim-id", "[red]case"])
+    assert result.exit_code == 0, result.output
+    assert "[red]case" in result.stdout and "[bold]claim.jpg" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vericlaim.check import CheckResult
@@ -24,7 +25,8 @@ def print_summary(result: CheckResult, *, report: Path | None = None, console: C
     style = _STYLE.get(v["verdict"], "bold")
     console.print(
         f"[{style}]{v['verdict']}[/]  risk {v['risk_score']}/100  →  {v['recommended_action']}"
-        f"   (claim {v['claim_id']}, policy {v['policy_version']}, {v['elapsed_ms']:.0f} ms)"
+        f"   (claim {escape(str(v['claim_id']))}, policy {v['policy_version']}, "
+        f"{v['elapsed_ms']:.0f} ms)"
     )
     table = Table(show_header=True, header_style="bold", expand=False)
     table.add_column("media")
@@ -33,7 +35,9 @@ def print_summary(result: CheckResult, *, report: Path | None = None, console: C
     for r in v["reasons"]:
         if r["severity"] == "info" and r["code"].startswith("analyzer."):
             continue
-        table.add_row(r["media_id"], r["severity"], f"{r['message_en']}\n{r['message_zh']}")
+        table.add_row(
+            escape(r["media_id"]), r["severity"], escape(f"{r['message_en']}\n{r['message_zh']}")
+        )
     console.print(table)
     for m in v["media"]:
         if m["role"] != "claim":
@@ -41,6 +45,7 @@ def print_summary(result: CheckResult, *, report: Path | None = None, console: C
         for f in m["findings"]:
             if f["regions"]:
                 boxes = ", ".join(str(b) for b in f["regions"][:6])
-                console.print(f"  {m['media_id']}: {f['analyzer']} regions [x, y, w, h]: {boxes}")
+                line = f"  {m['media_id']}: {f['analyzer']} regions [x, y, w, h]: {boxes}"
+                console.print(escape(line))
     if report is not None:
-        console.print(f"Report: {report}")
+        console.print(escape(f"Report: {report}"))
