@@ -277,6 +277,23 @@ def match_frames(
                 "same_product", reference, reference_frame, claim_frame, alignment, comparison,
                 h_full, pasted_doubt=doubt,
             )
+    # An independent photo must prove itself: the part that agrees with the reference must be
+    # out of register by more than a copy ever is. Without enough agreeing detail to measure,
+    # the match confirms the product but does not vouch for the photo.
+    shift, windows = residual_shift(
+        cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY),
+        cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY),
+        comparison.block_agree,
+    )
+    if windows < 6 or shift < cfg.vouch_misregistration:
+        doubt = {
+            "agreeing_misregistration_px": None if windows < 6 else round(shift, 3),
+            "windows": windows,
+        }
+        return Match(
+            "same_product", reference, reference_frame, claim_frame, alignment, comparison,
+            h_full, pasted_doubt=doubt,
+        )
     return Match(
         "same_product", reference, reference_frame, claim_frame, alignment, comparison, h_full
     )
