@@ -14,6 +14,8 @@ by the family.
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -414,8 +416,12 @@ def _distractor(
     return pool[int(rng.integers(0, len(pool)))]
 
 
-def build_case(lib: Library, family: str, index: int, seed: int) -> Case:
-    """Build one case; the same (family, index, seed) always gives the same bytes."""
+def build_case(
+    lib: Library, family: str, index: int, seed: int, *, upload_side: int | None = None
+) -> Case:
+    """Build one case; the same (family, index, seed) always gives the same bytes.
+
+    ``upload_side`` fixes the upload's long side (a size sweep) instead of drawing it."""
     fam = FAMILIES[family]
     content = np.random.default_rng([seed, 3, zlib.crc32(family.encode()), index])
     draft = fam.build(lib, Draw(seed, index, content))
@@ -424,6 +430,8 @@ def build_case(lib: Library, family: str, index: int, seed: int) -> Case:
     content.shuffle(refs)  # type: ignore[arg-type]
 
     chain, chain_rng, params = slot_draws(seed, index)
+    if upload_side is not None:
+        params = dataclasses.replace(params, long_side=upload_side)
     tracked = apply_chain(draft.tracked, chain, chain_rng)
     claim, final = upload(tracked, params)
     mask = binarize(final.mask)

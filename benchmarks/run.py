@@ -164,13 +164,13 @@ def run_case(case: Case, settings: Any) -> dict[str, Any]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(data: str, seed: int, dump: str | None) -> None:
+def _init_worker(data: str, seed: int, dump: str | None, upload_side: int | None = None) -> None:
     from vericlaim.settings import get_settings
 
     _single_thread()
     lib = open_library(data)
     settings = get_settings()
-    _WORKER.update(lib=lib, seed=seed, settings=settings, dump=dump)
+    _WORKER.update(lib=lib, seed=seed, settings=settings, dump=dump, upload_side=upload_side)
     warm = build_case(lib, "verbatim", 0, seed + 1)
     _check(warm, settings)  # imports, policy and first-call costs stay out of the timings
     _decode(warm)
@@ -180,7 +180,7 @@ def _work(item: tuple[str, int]) -> dict[str, Any]:
     family, index = item
     lib: Library = _WORKER["lib"]
     started = time.perf_counter()
-    case = build_case(lib, family, index, _WORKER["seed"])
+    case = build_case(lib, family, index, _WORKER["seed"], upload_side=_WORKER["upload_side"])
     build_ms = (time.perf_counter() - started) * 1000
     if _WORKER["dump"]:
         _dump(case, Path(_WORKER["dump"]))
@@ -198,7 +198,7 @@ def _dump(case: Case, folder: Path) -> None:
 
 def _results(args: argparse.Namespace, plan: Sequence[tuple[str, int]]) -> Iterator[dict[str, Any]]:
     if args.jobs <= 1:
-        _init_worker(args.data, args.seed, args.dump)
+        _init_worker(args.data, args.seed, args.dump, args.upload_side)
         yield from map(_work, plan)
         return
     context = multiprocessing.get_context("spawn")
@@ -206,7 +206,7 @@ def _results(args: argparse.Namespace, plan: Sequence[tuple[str, int]]) -> Itera
         max_workers=args.jobs,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(args.data, args.seed, args.dump),
+        initargs=(args.data, args.seed, args.dump, args.upload_side),
     ) as pool:
         yield from pool.map(_work, plan, chunksize=1)
 
@@ -296,6 +296,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--dump", default=None, help="also write claim photos and masks here")
     parser.add_argument("--no-doc", action="store_true", help="do not touch --out")
+    parser.add_argument(
+        "--upload-side",
+        type=int,
+        default=None,
+        help="fix every claim's upload long side (a size sweep of the speed ratio)",
+    )
     args = parser.parse_args(argv)
     names = [f.strip() for f in args.families.split(",")] if args.families else list(FAMILIES)
     unknown = [n for n in names if n not in FAMILIES]
