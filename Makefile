@@ -33,6 +33,7 @@ test: $(DEVSTAMP)
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks.run --data ../shared/data --out docs/benchmarks.md

@@ -15,7 +15,6 @@ by the family.
 from __future__ import annotations
 
 import dataclasses
-
 import functools
 import zlib
 from collections.abc import Callable, Iterator, Sequence

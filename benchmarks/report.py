@@ -128,7 +128,8 @@ def _totals(rows: Sequence[FamilyRow]) -> str:
             f"(95 % CI {_pct(lo)}–{_pct(hi)}), human_review {_pct(r.share(r.human_review))} %, "
             f"request_more_evidence {_pct(r.share(r.more_evidence))} %; median "
             f"{_ms(r.check_ms)} ms/claim vs {_ms(r.decode_ms)} ms to decode its photos "
-            f"({_ratio(r.ratio)} cold, {_ratio(r.warm_ratio)} with the references' features cached)."
+            f"({_ratio(r.ratio)} cold, {_ratio(r.warm_ratio)} with the references' features "
+            "cached)."
         )
     return "\n".join(lines)
 

@@ -13,10 +13,34 @@ from vericlaim.scoring import load_policy
 
 
 def _f(code: str, *, score: float = 1.0, status: str = "ok", confidence: float = 1.0) -> Finding:
-    params = {k: "x" for k in ("reference", "count", "source_type", "where", "generator", "software",
-                              "mark", "problems", "analyzer", "error", "why", "actions", "label")}
-    return Finding.make(analyzer="t", version="1", media_id="m", reason_code=code,
-                        status=status, score=score, confidence=confidence, params=params)  # type: ignore[arg-type]
+    params = {
+        k: "x"
+        for k in (
+            "reference",
+            "count",
+            "source_type",
+            "where",
+            "generator",
+            "software",
+            "mark",
+            "problems",
+            "analyzer",
+            "error",
+            "why",
+            "actions",
+            "label",
+        )
+    }
+    return Finding.make(
+        analyzer="t",
+        version="1",
+        media_id="m",
+        reason_code=code,
+        status=status,
+        score=score,
+        confidence=confidence,
+        params=params,
+    )  # type: ignore[arg-type]
 
 
 def test_every_policy_code_is_in_the_catalogue() -> None:
@@ -93,7 +117,7 @@ def test_no_rule_ever_rejects() -> None:
 def test_a_malformed_policy_file_is_a_policy_error(tmp_path: Path) -> None:
     bad = tmp_path / "policy.toml"
     bad.write_text('version = "x"\n[[rules]]\nverdict = "reject"\naction = "reject"\n', "utf-8")
-    with pytest.raises(PolicyError, match="policy.toml"):
+    with pytest.raises(PolicyError, match=r"policy\.toml"):
         load_policy(bad)
     bad.write_text("not = [toml", "utf-8")
     with pytest.raises(PolicyError, match="not valid TOML"):

@@ -89,15 +89,25 @@ def check_paths(
     """Load files and check them; bad input raises an ``EvidenceError`` before any analysis."""
     started = time.perf_counter()
     settings = settings or get_settings()
-    roles = list(reference_roles) if reference_roles is not None else ["listing"] * len(reference_paths)
+    roles: list[Role] = (
+        list(reference_roles) if reference_roles is not None else ["listing"] * len(reference_paths)
+    )
     claim = [
         load_path(p, role="claim", media_id=mid, settings=settings)
         for p, mid in zip(claim_paths, _unique_ids(claim_paths, "claim"), strict=True)
     ]
     refs = [
         load_path(p, role=role, media_id=mid, settings=settings)
-        for p, role, mid in zip(reference_paths, roles, _unique_ids(reference_paths, "ref"), strict=True)
+        for p, role, mid in zip(
+            reference_paths, roles, _unique_ids(reference_paths, "ref"), strict=True
+        )
     ]
     return check_claim(
-        claim, refs, claim_id=claim_id, analyzers=analyzers, policy=policy, progress=progress, started=started
+        claim,
+        refs,
+        claim_id=claim_id,
+        analyzers=analyzers,
+        policy=policy,
+        progress=progress,
+        started=started,
     )

@@ -50,24 +50,38 @@ def check(
         list[Path] | None,
         typer.Option("--packing", help="A merchant packing/shipping photo or video (repeatable)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly the verdict JSON on stdout.")] = False,
-    json_out: Annotated[Path | None, typer.Option("--json-out", help="Also write the verdict JSON here.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report.")] = None,
-    claim_id: Annotated[str | None, typer.Option("--claim-id", help="Identifier to put in the verdict.")] = None,
-    policy: Annotated[Path | None, typer.Option("--policy", help="A policy TOML file instead of the default.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly the verdict JSON on stdout.")
+    ] = False,
+    json_out: Annotated[
+        Path | None, typer.Option("--json-out", help="Also write the verdict JSON here.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report.")
+    ] = None,
+    claim_id: Annotated[
+        str | None, typer.Option("--claim-id", help="Identifier to put in the verdict.")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="A policy TOML file instead of the default.")
+    ] = None,
 ) -> None:
     """Check a claim's photos against the merchant's reference photos."""
     from vericlaim.check import check_paths
+    from vericlaim.evidence import Role
     from vericlaim.scoring import load_policy
 
     references = list(reference or [])
     packings = list(packing or [])
     try:
+        listing: list[Role] = ["listing"]
+        packing_role: list[Role] = ["packing"]
+        roles = listing * len(references) + packing_role * len(packings)
         loaded_policy = load_policy(policy)
         result = check_paths(
             claim_media,
             references + packings,
-            reference_roles=["listing"] * len(references) + ["packing"] * len(packings),
+            reference_roles=roles,
             claim_id=claim_id,
             policy=loaded_policy,
         )
@@ -77,7 +91,7 @@ def check(
         _fail(str(exc), EXIT_BAD_INPUT)
     except VericlaimError as exc:
         _fail(str(exc), EXIT_INTERNAL)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line
+    except Exception as exc:
         _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL)
 
     text = json.dumps(result.verdict, ensure_ascii=False, indent=2)

@@ -15,12 +15,12 @@ import numpy as np
 
 __all__ = [
     "Alignment",
-    "ecc_refine",
-    "residual_shift",
-    "shrink",
     "Features",
     "align",
     "detect_features",
+    "ecc_refine",
+    "residual_shift",
+    "shrink",
     "to_gray",
 ]
 
@@ -88,7 +88,7 @@ def detect_features(gray: np.ndarray, *, n_features: int = 1200) -> Features:
     photos still yield enough points."""
     if min(gray.shape[:2]) < 32:
         return Features(np.zeros((0, 2), np.float32), None, gray.shape[:2])
-    orb = cv2.ORB_create(
+    orb = cv2.ORB_create(  # type: ignore[attr-defined]
         nfeatures=n_features,
         scaleFactor=1.2,
         nlevels=8,
@@ -104,6 +104,7 @@ def detect_features(gray: np.ndarray, *, n_features: int = 1200) -> Features:
 def _ratio_matches(query: Features, train: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
     if query.count < 2 or train.count < 2:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    assert query.descriptors is not None and train.descriptors is not None
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     pairs = matcher.knnMatch(query.descriptors, train.descriptors, k=2)
     q_idx, t_idx = [], []
@@ -256,12 +257,15 @@ def refine(
     # An affine correction, not a homography: the windows may cluster on one part of the
     # photo, and a homography fitted there extrapolates wildly elsewhere.
     m, mask = cv2.estimateAffine2D(
-        np.float32(src), np.float32(dst), method=cv2.RANSAC, ransacReprojThreshold=1.0
+        np.asarray(src, np.float32),
+        np.asarray(dst, np.float32),
+        method=cv2.RANSAC,
+        ransacReprojThreshold=1.0,
     )
     if m is None or mask is None or int(mask.sum()) < 8:
         return None
     k = np.vstack([m, [0.0, 0.0, 1.0]])
-    corners = np.float64([[0, 0], [w, 0], [0, h], [w, h]]).reshape(-1, 1, 2)
+    corners = np.asarray([[0, 0], [w, 0], [0, h], [w, h]], np.float64).reshape(-1, 1, 2)
     moved = cv2.perspectiveTransform(corners, k) - corners
     if float(np.abs(moved).max()) > 0.05 * max(h, w):
         return None  # a correction this large is not a refinement: keep the feature fit
@@ -298,7 +302,9 @@ def residual_shift(
         if y < half or x < half or y + half > a.shape[0] or x + half > a.shape[1]:
             continue
         (dx, dy), response = cv2.phaseCorrelate(
-            a[y - half : y + half, x - half : x + half], b[y - half : y + half, x - half : x + half], hann
+            a[y - half : y + half, x - half : x + half],
+            b[y - half : y + half, x - half : x + half],
+            hann,
         )
         if response > 0.3:
             shifts.append((dx, dy))
@@ -325,7 +331,9 @@ def ecc_refine(
     """
     h, w = claim_gray.shape
     f = min(1.0, side / max(h, w))
-    small = cv2.resize(claim_gray, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        claim_gray, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA
+    )
     scale = np.diag([f, f, 1.0])
     # ECC warps the whole input every iteration: bring the reference down to about the
     # template's size first.
@@ -338,7 +346,7 @@ def ecc_refine(
     warp /= warp[2, 2]
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
     try:
-        _, warp = cv2.findTransformECC(
+        _, warp = cv2.findTransformECC(  # type: ignore[call-overload]
             small.astype(np.float32),
             reference_gray.astype(np.float32),
             warp,

@@ -296,7 +296,9 @@ def compare(
     )
 
 
-def region_consistency(claim: np.ndarray, warped: np.ndarray, blocks: np.ndarray) -> dict[str, float]:
+def region_consistency(
+    claim: np.ndarray, warped: np.ndarray, blocks: np.ndarray
+) -> dict[str, float]:
     """How consistently one global tone map explains a region, block by block.
 
     A region pasted from the reference went through the same global operations (resizing,

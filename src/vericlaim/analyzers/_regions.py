@@ -87,7 +87,9 @@ def edit_regions(
         if member.sum() > 12 * counts[i]:
             # Weak residual spread far beyond the seeds (a soft texture mismatch): box the
             # seeds and their close surroundings only.
-            near = cv2.dilate(((labels == i) & seeds).astype(np.uint8), np.ones((3 * k, 3 * k), np.uint8))
+            near = cv2.dilate(
+                ((labels == i) & seeds).astype(np.uint8), np.ones((3 * k, 3 * k), np.uint8)
+            )
             member = member & (near > 0)
         ys, xs = np.nonzero(member)
         x0, y0 = int(xs.min()), int(ys.min())
@@ -97,7 +99,9 @@ def edit_regions(
         if min(bw_, bh_) < 0.012 * min(h, w) and max(bw_, bh_) > 10 * min(bw_, bh_):
             continue  # a hairline along a straight edge: the border of a framed copy
         strength = float(sums[i] / counts[i])
-        box = Box(x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, min(1.0, strength / (4 * z)))
+        box = Box(
+            x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, min(1.0, strength / (4 * z))
+        )
         boxes.append(box.scaled(to_full))
         keep_mask |= member
     heat[~keep_mask] *= 0.3

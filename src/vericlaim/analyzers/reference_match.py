@@ -274,8 +274,14 @@ def match_frames(
                 "region_fine_correlation": round(fine_ncc, 3),
             }
             return Match(
-                "same_product", reference, reference_frame, claim_frame, alignment, comparison,
-                h_full, pasted_doubt=doubt,
+                "same_product",
+                reference,
+                reference_frame,
+                claim_frame,
+                alignment,
+                comparison,
+                h_full,
+                pasted_doubt=doubt,
             )
     # An independent photo must prove itself: the part that agrees with the reference must be
     # out of register by more than a copy ever is. Without enough agreeing detail to measure,
@@ -286,13 +292,19 @@ def match_frames(
         comparison.block_agree,
     )
     if windows < 6 or shift < cfg.vouch_misregistration:
-        doubt = {
+        agreeing_doubt: dict[str, float | int | None] = {
             "agreeing_misregistration_px": None if windows < 6 else round(shift, 3),
             "windows": windows,
         }
         return Match(
-            "same_product", reference, reference_frame, claim_frame, alignment, comparison,
-            h_full, pasted_doubt=doubt,
+            "same_product",
+            reference,
+            reference_frame,
+            claim_frame,
+            alignment,
+            comparison,
+            h_full,
+            pasted_doubt=agreeing_doubt,
         )
     return Match(
         "same_product", reference, reference_frame, claim_frame, alignment, comparison, h_full
@@ -311,7 +323,9 @@ class FeatureCache:
         self._entries: OrderedDict[tuple, tuple[Features, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, compute: Callable[[], tuple[Features, float]]) -> tuple[Features, float]:
+    def get(
+        self, key: tuple, compute: Callable[[], tuple[Features, float]]
+    ) -> tuple[Features, float]:
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
@@ -429,15 +443,23 @@ class ReferenceMatchAnalyzer(Analyzer):
                     mirrored_width=ref_feats.shape[1] if mirrored else None,
                 )
                 match = match_frames(
-                    media.frames[ci], fc, reference, reference.frames[ri], fr, alignment,
-                    media.frames[ci].scale, cfg,
+                    media.frames[ci],
+                    fc,
+                    reference,
+                    reference.frames[ri],
+                    fr,
+                    alignment,
+                    media.frames[ci].scale,
+                    cfg,
                 )
                 if alignment is not None and alignment.inliers >= 3 * cfg.min_inliers:
                     aligned.add((ci, id(reference), ri))
                 if best is None or match.strength > best.strength:
                     best = match
-                if match.relation in DERIVED and match.comparison is not None and (
-                    match.comparison.agreement >= cfg.early_exit
+                if (
+                    match.relation in DERIVED
+                    and match.comparison is not None
+                    and (match.comparison.agreement >= cfg.early_exit)
                 ):
                     return match
             if best is not None and best.relation in DERIVED:
@@ -476,13 +498,11 @@ class ReferenceMatchAnalyzer(Analyzer):
         code = f"reference_match.{match.relation}"
         params = {"reference": ref_id, "count": len(match.boxes)}
         if match.relation in DERIVED:
+            assert match.comparison is not None
             c = match.comparison
-            assert c is not None
             score = min(1.0, 0.6 + 0.4 * c.agreement)
             label = "copied" if match.relation == "partial_copy" else "edit"
-            regions = tuple(
-                _clipped(b, media.width, media.height, label) for b in match.boxes
-            )
+            regions = tuple(_clipped(b, media.width, media.height, label) for b in match.boxes)
             return self.finding(
                 media,
                 code,

@@ -19,7 +19,9 @@ _STYLE = {
 }
 
 
-def print_summary(result: CheckResult, *, report: Path | None = None, console: Console | None = None) -> None:
+def print_summary(
+    result: CheckResult, *, report: Path | None = None, console: Console | None = None
+) -> None:
     console = console or Console()
     v = result.verdict
     style = _STYLE.get(v["verdict"], "bold")

@@ -15,9 +15,17 @@ from vericlaim.reasons import catalogue
 
 __all__ = ["Action", "Decision", "Policy", "VerdictClass", "load_policy"]
 
-VerdictClass = Literal["likely_authentic", "review", "likely_manipulated", "likely_ai_generated", "inconclusive"]
+VerdictClass = Literal[
+    "likely_authentic", "review", "likely_manipulated", "likely_ai_generated", "inconclusive"
+]
 Action = Literal["approve", "request_more_evidence", "human_review"]
-_VERDICTS = ("likely_authentic", "review", "likely_manipulated", "likely_ai_generated", "inconclusive")
+_VERDICTS = (
+    "likely_authentic",
+    "review",
+    "likely_manipulated",
+    "likely_ai_generated",
+    "inconclusive",
+)
 _ACTIONS = ("approve", "request_more_evidence", "human_review")
 
 
@@ -59,18 +67,24 @@ class Policy:
             weight = self.severity_weight.get(catalogue()[f.reason_code].severity, 0.0)
             risk = max(risk, f.score * weight)
         for rule in self.rules:
-            firing = tuple(f for f in ok if f.reason_code in rule.codes and f.score >= rule.min_score)
+            firing = tuple(
+                f for f in ok if f.reason_code in rule.codes and f.score >= rule.min_score
+            )
             if firing:
                 return Decision(rule.verdict, rule.action, round(100 * risk), firing)
-        if findings_by_media and all(
-            any(
-                f.status == "ok"
-                and f.reason_code in self.authentic_codes
-                and f.confidence >= self.authentic_min_confidence
-                for f in fs
+        if (
+            findings_by_media
+            and all(
+                any(
+                    f.status == "ok"
+                    and f.reason_code in self.authentic_codes
+                    and f.confidence >= self.authentic_min_confidence
+                    for f in fs
+                )
+                for fs in findings_by_media.values()
             )
-            for fs in findings_by_media.values()
-        ) and not any(f.status == "failed" for f in all_findings):
+            and not any(f.status == "failed" for f in all_findings)
+        ):
             return Decision("likely_authentic", "approve", round(100 * risk), ())
         return Decision("inconclusive", "request_more_evidence", round(100 * risk), ())
 
@@ -85,7 +99,14 @@ def _parse(raw: Mapping[str, Any], origin: str) -> Policy:
             unknown = [c for c in entry["codes"] if c not in known]
             if unknown:
                 raise PolicyError(f"{origin}: unknown reason codes {unknown}")
-            rules.append(Rule(entry["verdict"], entry["action"], float(entry["min_score"]), frozenset(entry["codes"])))
+            rules.append(
+                Rule(
+                    entry["verdict"],
+                    entry["action"],
+                    float(entry["min_score"]),
+                    frozenset(entry["codes"]),
+                )
+            )
         return Policy(
             version=str(raw["version"]),
             rules=tuple(rules),
@@ -100,7 +121,9 @@ def _parse(raw: Mapping[str, Any], origin: str) -> Policy:
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load a policy file, or the packaged default policy."""
     if path is None:
-        text = resources.files("vericlaim.scoring").joinpath("default_policy.toml").read_text("utf-8")
+        text = (
+            resources.files("vericlaim.scoring").joinpath("default_policy.toml").read_text("utf-8")
+        )
         origin = "default_policy.toml"
     else:
         try:

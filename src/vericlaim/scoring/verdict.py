@@ -34,9 +34,11 @@ def _media_entry(media: Evidence, findings: Sequence[Finding]) -> dict[str, Any]
     return entry
 
 
-def _reasons(decision: Decision, findings_by_media: Mapping[str, Sequence[Finding]]) -> list[dict[str, Any]]:
+def _reasons(
+    decision: Decision, findings_by_media: Mapping[str, Sequence[Finding]]
+) -> list[dict[str, Any]]:
     cat = catalogue()
-    reasons = []
+    reasons: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for media_id, findings in findings_by_media.items():
         for f in findings:
