@@ -34,3 +34,15 @@ def test_terminal_summary_prints_markup_like_names_verbatim(tmp_path: Path) -> N
     result = runner.invoke(app, ["check", str(photo), "--claim-id", "[red]case"])
     assert result.exit_code == 0, result.output
     assert "[red]case" in result.stdout and "[bold]claim.jpg" in result.stdout
+
+
+def test_many_photos_keep_json_output_clean(tmp_path: Path) -> None:
+    photos = []
+    for i in range(5):
+        p = tmp_path / f"claim-{i}.jpg"
+        p.write_bytes(encode(textured_image(320, 240, seed=30 + i), quality=85))
+        photos.append(str(p))
+    result = runner.invoke(app, ["check", *photos, "--json"])
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)
+    assert len([m for m in verdict["media"] if m["role"] == "claim"]) == 5

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from vericlaim import __version__
 from vericlaim.errors import EvidenceError, PolicyError, VericlaimError
@@ -78,13 +81,15 @@ def check(
         packing_role: list[Role] = ["packing"]
         roles = listing * len(references) + packing_role * len(packings)
         loaded_policy = load_policy(policy)
-        result = check_paths(
-            claim_media,
-            references + packings,
-            reference_roles=roles,
-            claim_id=claim_id,
-            policy=loaded_policy,
-        )
+        with _progress(len(claim_media)) as advance:
+            result = check_paths(
+                claim_media,
+                references + packings,
+                reference_roles=roles,
+                claim_id=claim_id,
+                policy=loaded_policy,
+                progress=advance,
+            )
     except EvidenceError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     except PolicyError as exc:
@@ -107,6 +112,30 @@ def check(
         from vericlaim.reports.terminal import print_summary
 
         print_summary(result, report=report)
+
+
+PROGRESS_FROM = 4
+"""Show a progress bar (on stderr, so ``--json`` output stays clean) from this many photos."""
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[str], None]]:
+    if total < PROGRESS_FROM:
+        yield lambda _media_id: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("", total=total)
+        yield lambda media_id: bar.update(task, advance=1, description=escape(media_id))
 
 
 def _write(path: Path, text: str) -> None:
