@@ -200,6 +200,26 @@ def match_frames(
     h_full = h_full / h_full[2, 2]
     to_full = 1.0 / (g * claim_full_scale)
 
+    def found(
+        relation: str,
+        boxes: tuple[Box, ...] = (),
+        heat: np.ndarray | None = None,
+        doubt: dict | None = None,
+    ) -> Match:
+        return Match(
+            relation,
+            reference,
+            reference_frame,
+            claim_frame,
+            alignment,
+            comparison,
+            h_full,
+            boxes,
+            heat,
+            g,
+            pasted_doubt=doubt,
+        )
+
     whole_frame = (
         comparison.footprint >= cfg.min_footprint
         and comparison.agreement >= cfg.derived_agreement
@@ -219,18 +239,7 @@ def match_frames(
             relation = "global_filter"
         else:
             relation = "verbatim_copy"
-        return Match(
-            relation,
-            reference,
-            reference_frame,
-            claim_frame,
-            alignment,
-            comparison,
-            h_full,
-            tuple(boxes),
-            heat,
-            g,
-        )
+        return found(relation, tuple(boxes), heat)
 
     component = largest_component(comparison.block_fine)
     if component is not None and component.blocks >= cfg.partial_blocks:
@@ -253,18 +262,7 @@ def match_frames(
         ):
             box = component.box.scaled(to_full)
             heat = component.mask_like(comparison.zmap.shape)
-            return Match(
-                "partial_copy",
-                reference,
-                reference_frame,
-                claim_frame,
-                alignment,
-                comparison,
-                h_full,
-                (box,),
-                heat,
-                g,
-            )
+            return found("partial_copy", (box,), heat)
         if misregistration < cfg.vouch_misregistration:
             # Not a copy by the tests above, yet too exact to vouch for as an independent
             # photo: the claim should not be approved on the strength of this match.
@@ -273,16 +271,7 @@ def match_frames(
                 "region_blocks": component.blocks,
                 "region_fine_correlation": round(fine_ncc, 3),
             }
-            return Match(
-                "same_product",
-                reference,
-                reference_frame,
-                claim_frame,
-                alignment,
-                comparison,
-                h_full,
-                pasted_doubt=doubt,
-            )
+            return found("same_product", doubt=doubt)
     # An independent photo must prove itself: the part that agrees with the reference must be
     # out of register by more than a copy ever is. Without enough agreeing detail to measure,
     # the match confirms the product but does not vouch for the photo.
@@ -296,19 +285,8 @@ def match_frames(
             "agreeing_misregistration_px": None if windows < 6 else round(shift, 3),
             "windows": windows,
         }
-        return Match(
-            "same_product",
-            reference,
-            reference_frame,
-            claim_frame,
-            alignment,
-            comparison,
-            h_full,
-            pasted_doubt=agreeing_doubt,
-        )
-    return Match(
-        "same_product", reference, reference_frame, claim_frame, alignment, comparison, h_full
-    )
+        return found("same_product", doubt=agreeing_doubt)
+    return found("same_product")
 
 
 class FeatureCache:
