@@ -104,7 +104,6 @@ class Match:
     homography_full: np.ndarray | None
     boxes: tuple[Box, ...] = ()
     heatmap: np.ndarray | None = None
-    cmp_scale: float = 1.0
     pasted_doubt: dict | None = None
     """A candidate pasted region that fell short of a copy but too near it to vouch for."""
 
@@ -216,7 +215,6 @@ def match_frames(
             h_full,
             boxes,
             heat,
-            g,
             pasted_doubt=doubt,
         )
 
