@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vericlaim.analyzers import Analyzer, Finding, default_analyzers
-from vericlaim.analyzers.base import ClaimContext
-from vericlaim.analyzers.runner import run_analyzer
+from vericlaim.analyzers.runner import run_analyzers
 from vericlaim.evidence import Evidence, Role, load_path
 from vericlaim.scoring import Policy, build_verdict, load_policy
 from vericlaim.settings import Settings, get_settings
@@ -44,15 +43,7 @@ def check_claim(
     started = time.perf_counter() if started is None else started
     analyzers = list(analyzers) if analyzers is not None else default_analyzers()
     policy = policy or load_policy()
-    context = ClaimContext(claim_media=tuple(claim_media), references=tuple(references))
-    findings: dict[str, list[Finding]] = {}
-    for media in claim_media:
-        per_media: list[Finding] = []
-        for analyzer in analyzers:
-            per_media.extend(run_analyzer(analyzer, media, context))
-        findings[media.media_id] = per_media
-        if progress:
-            progress(media.media_id)
+    findings = run_analyzers(analyzers, claim_media, references, progress=progress)
     decision = policy.decide(findings)
     verdict = build_verdict(
         claim_id=claim_id or f"claim-{uuid.uuid4().hex[:12]}",

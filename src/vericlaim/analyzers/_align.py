@@ -52,8 +52,6 @@ class Alignment:
     inlier_ratio: float
     spread: float
     mirrored: bool
-    claim_points: np.ndarray
-    reference_points: np.ndarray
 
 
 def to_gray(pixels: np.ndarray, area: int) -> tuple[np.ndarray, float]:
@@ -189,8 +187,6 @@ def align(
         w = mirrored_width
         flip = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
         h = h @ flip
-        ref_pts = ref_pts.copy()
-        ref_pts[:, 0] = (w - 1) - ref_pts[:, 0]
     return Alignment(
         homography=h,
         inliers=n_in,
@@ -198,8 +194,6 @@ def align(
         inlier_ratio=n_in / max(len(claim_pts), 1),
         spread=_spread(claim_pts[inlier_mask], claim.shape),
         mirrored=mirrored_width is not None,
-        claim_points=claim_pts[inlier_mask],
-        reference_points=ref_pts[inlier_mask],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from vericlaim.analyzers.base import Analyzer, ClaimContext
 from vericlaim.analyzers.finding import Finding
@@ -57,7 +57,11 @@ def run_analyzer(analyzer: Analyzer, media: Evidence, context: ClaimContext) -> 
 
 
 def run_analyzers(
-    analyzers: Sequence[Analyzer], claim_media: Sequence[Evidence], references: Sequence[Evidence]
+    analyzers: Sequence[Analyzer],
+    claim_media: Sequence[Evidence],
+    references: Sequence[Evidence],
+    *,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, list[Finding]]:
     """Every analyzer on every claim media; findings keyed by ``media_id`` in input order."""
     context = ClaimContext(claim_media=tuple(claim_media), references=tuple(references))
@@ -67,4 +71,6 @@ def run_analyzers(
         for analyzer in analyzers:
             findings.extend(run_analyzer(analyzer, media, context))
         out[media.media_id] = findings
+        if progress is not None:
+            progress(media.media_id)
     return out
