@@ -46,3 +46,15 @@ def test_many_photos_keep_json_output_clean(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.stdout)
     assert len([m for m in verdict["media"] if m["role"] == "claim"]) == 5
+
+
+def test_claim_and_reference_with_the_same_file_name_keep_distinct_ids(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    claim, listing = tmp_path / "a" / "IMG_0001.jpg", tmp_path / "b" / "IMG_0001.jpg"
+    claim.write_bytes(encode(textured_image(seed=5), quality=85))
+    listing.write_bytes(encode(textured_image(seed=6), quality=95))
+    result = runner.invoke(app, ["check", str(claim), "--reference", str(listing), "--json"])
+    assert result.exit_code == 0, result.output
+    ids = [m["media_id"] for m in json.loads(result.stdout)["media"]]
+    assert len(ids) == len(set(ids)) == 2

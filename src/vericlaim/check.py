@@ -58,11 +58,15 @@ def check_claim(
     return CheckResult(verdict, tuple(claim_media), tuple(references), findings)
 
 
-def _unique_ids(paths: Sequence[str | Path], prefix: str) -> list[str]:
+def _unique_ids(paths: Sequence[str | Path], prefix: str, taken: set[str]) -> list[str]:
+    """Media ids from file names, unique across the whole claim (``taken`` is updated): a
+    claim photo and a reference may well share a name like ``IMG_0001.jpg``."""
     ids: list[str] = []
     for i, p in enumerate(paths):
         name = Path(p).name or f"{prefix}-{i + 1}"
-        ids.append(name if name not in ids else f"{prefix}-{i + 1}-{name}")
+        media_id = name if name not in taken else f"{prefix}-{i + 1}-{name}"
+        taken.add(media_id)
+        ids.append(media_id)
     return ids
 
 
@@ -83,14 +87,15 @@ def check_paths(
     roles: list[Role] = (
         list(reference_roles) if reference_roles is not None else ["listing"] * len(reference_paths)
     )
+    taken: set[str] = set()
     claim = [
         load_path(p, role="claim", media_id=mid, settings=settings)
-        for p, mid in zip(claim_paths, _unique_ids(claim_paths, "claim"), strict=True)
+        for p, mid in zip(claim_paths, _unique_ids(claim_paths, "claim", taken), strict=True)
     ]
     refs = [
         load_path(p, role=role, media_id=mid, settings=settings)
         for p, role, mid in zip(
-            reference_paths, roles, _unique_ids(reference_paths, "ref"), strict=True
+            reference_paths, roles, _unique_ids(reference_paths, "ref", taken), strict=True
         )
     ]
     return check_claim(
