@@ -298,13 +298,16 @@ METHOD_MACHINE = """\
 """
 
 
-def write_doc(path: str | Path, section: str) -> None:
-    """Replace the reference-benchmark section of ``path``, keeping everything else."""
+def write_doc(
+    path: str | Path, section: str, *, start: str = MARK_START, end: str = MARK_END
+) -> None:
+    """Replace the section between the ``start`` and ``end`` markers of ``path`` (the
+    reference-benchmark section by default), keeping everything else."""
     path = Path(path)
     text = path.read_text("utf-8") if path.exists() else _DOC_HEADER
-    start, end = text.find(MARK_START), text.find(MARK_END)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(MARK_END) :]
+    first, last = text.find(start), text.find(end)
+    if first != -1 and last > first:
+        text = text[:first] + section + text[last + len(end) :]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
