@@ -423,3 +423,14 @@ def test_the_watermark_check_is_skipped_where_it_cannot_apply() -> None:
     assert found["provenance.none"].details["watermark"].startswith("skipped: image under")
     found = findings_of(encode(PHOTO, quality=80))
     assert "JPEG quality" in found["provenance.none"].details["watermark"]
+
+
+def test_a_photo_cut_to_a_width_off_the_8_pixel_grid_is_not_searched_for_a_mark() -> None:
+    bits, pipeline = _dwtdct.KNOWN_MARKS["SDV2"]
+    marked = _dwtdct.embed(textured_image(768, 512, seed=4), bits, pipeline=pipeline)
+    found = findings_of(encode(marked[:, :764], "PNG"))
+    assert "not a multiple of 8" in found["provenance.none"].details["watermark"]
+    # The cut really loses the mark: the block raster no longer lines up with the bits.
+    assert _dwtdct.detect_marks(np.ascontiguousarray(marked[:, :764]))[0].bit_agreement < 0.9
+    # Cutting rows keeps the raster, and the width gate lets it through.
+    assert "provenance.sd_watermark" in findings_of(encode(marked[:500], "PNG"))

@@ -413,6 +413,12 @@ def _watermark_skip(media: Evidence, config: ProvenanceConfig) -> str | None:
         return "image under 256x256 pixels"
     if media.width * media.height > config.watermark_max_pixels:
         return f"image over {config.watermark_max_pixels} pixels (generators mark at output size)"
+    stored_width = media.height if media.orientation in (5, 6, 7, 8) else media.width
+    if stored_width % 8:
+        # Generators write sizes in multiples of 8 (latent-space models) and the mark's bits
+        # follow the raster order of 8-pixel blocks: a photo whose stored width is not a
+        # multiple of 8 was resized or cropped since, which loses the mark.
+        return f"stored width {stored_width} px is not a multiple of 8: resized or cropped since"
     if media.format == "jpeg":
         quality = _jpeg_quality(media.metadata.jpeg_quant_tables)
         if quality is not None and quality < config.watermark_min_jpeg_quality:
