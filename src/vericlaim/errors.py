@@ -12,6 +12,8 @@ a foreign library failed (``raise EvidenceError(...) from exc``)::
      ├── AnalyzerError            an analyzer could not finish (the runner turns it
      │                            into a ``failed`` finding; it never escapes a check)
      ├── PolicyError              the scoring policy file is invalid
+     ├── ReuseIndexError          a saved reuse index is missing, corrupt or of another
+     │                            version (rebuild it from the database)
      └── ConfigurationError       settings are invalid
 
 Each ``EvidenceError`` carries ``source`` (the file name or label) and ``cause`` and
@@ -28,6 +30,7 @@ __all__ = [
     "EvidenceNotFound",
     "LimitExceeded",
     "PolicyError",
+    "ReuseIndexError",
     "UnsupportedFormat",
     "VericlaimError",
 ]
@@ -68,6 +71,10 @@ class AnalyzerError(VericlaimError):
 
 class PolicyError(VericlaimError):
     """The scoring policy is malformed."""
+
+
+class ReuseIndexError(VericlaimError):
+    """A reuse index cannot be loaded or does not accept a fingerprint."""
 
 
 class ConfigurationError(VericlaimError):
