@@ -23,7 +23,6 @@ __all__ = [
     "correlation_map",
     "keypoint_pairs",
     "pair_transforms",
-    "seam_strength",
 ]
 
 
@@ -462,28 +461,3 @@ def _repeat(
             if (ddx, ddy) == (0.0, 0.0) and here < 0.2:
                 break  # nothing near this step either: spare the nudges
     return best
-
-
-def seam_strength(gray: np.ndarray, mask: np.ndarray, *, width: int = 2) -> float:
-    """Edge strength along the border of ``mask`` relative to just inside and outside it.
-
-    A pasted copy meets foreign surroundings along its border, so its outline tends to carry
-    more edge energy than the outline of the original it was taken from.
-    """
-    mask = (np.asarray(mask) > 0).astype(np.uint8)
-    if not mask.any():
-        return 0.0
-    gray = np.asarray(gray, np.float32)
-    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    magnitude = np.hypot(gx, gy)
-    kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
-    grown = cv2.dilate(mask, kernel)
-    shrunk = cv2.erode(mask, kernel)
-    ring = (grown > 0) & (shrunk == 0)
-    around = (cv2.dilate(grown, kernel, iterations=2) > 0) & (grown == 0)
-    inner = (shrunk > 0) & (cv2.erode(shrunk, kernel, iterations=2) == 0)
-    context = around | inner
-    if not ring.any() or not context.any():
-        return 0.0
-    return float(magnitude[ring].mean() / (magnitude[context].mean() + 1.0))

@@ -28,7 +28,6 @@ from vericlaim.analyzers._copy_move import (
     clone_regions,
     keypoint_pairs,
     pair_transforms,
-    seam_strength,
 )
 from vericlaim.analyzers.base import Analyzer, AnalyzerConfig, ClaimContext
 from vericlaim.analyzers.finding import Finding, Region
@@ -130,7 +129,7 @@ class CopyMoveAnalyzer(Analyzer):
         boxes: list[Region] = []
         pairs: list[dict[str, Any]] = []
         for candidate, region, score in clones[:2]:
-            pair = _describe(candidate, region, score, to_full, gray, media)
+            pair = _describe(candidate, region, score, to_full, media)
             pairs.append(pair)
             for label in ("source", "target"):
                 x, y, w, h = pair[label]
@@ -262,40 +261,29 @@ def _describe(
     region: CloneRegion,
     score: float,
     to_full: float,
-    gray: np.ndarray,
     media: Evidence,
 ) -> dict[str, Any]:
-    """One duplicated pair as a reviewer reads it: which box is the pasted copy.
+    """One duplicated pair as a reviewer reads it.
 
-    The pasted copy meets foreign surroundings along its outline; the original does not.
-    When neither outline stands out, the order is reported as uncertain.
+    Pixels alone do not say which place is the original: ``source`` is the place met first
+    in reading order (top to bottom, then left to right) and ``target`` the other one; the
+    offset and transform map the first onto the second.
     """
     first, second = region.source, region.target
-    seams = [seam_strength(gray, _box_mask(gray.shape, box)) for box in (first, second)]
-    swapped = seams[0] > seams[1]
-    source, target = (second, first) if swapped else (first, second)
     m: np.ndarray = np.asarray(candidate.matrix, np.float64)
-    if swapped:
+    if (second[1], second[0]) < (first[1], first[0]):
+        first, second = second, first
         m = cv2.invertAffineTransform(m)
-    scale = float(np.hypot(m[0, 0], m[1, 0]))
     return {
-        "source": _full_box(source, to_full, media),
-        "target": _full_box(target, to_full, media),
+        "source": _full_box(first, to_full, media),
+        "target": _full_box(second, to_full, media),
         "offset": [round(float(m[0, 2]) * to_full, 1), round(float(m[1, 2]) * to_full, 1)],
         "rotation_deg": round(math.degrees(math.atan2(m[1, 0], m[0, 0])), 1),
-        "scale": round(scale, 3),
+        "scale": round(float(np.hypot(m[0, 0], m[1, 0])), 3),
         "area_px": round(region.area * to_full * to_full),
         "correlation": round(region.correlation, 4),
         "sharpness": round(region.sharpness, 4),
         "repeat": round(region.repeat, 4),
         "score": round(score, 4),
         "found_by": candidate.origin,
-        "order_certain": bool(abs(seams[0] - seams[1]) > 0.1 * max(seams)),
     }
-
-
-def _box_mask(shape: tuple[int, ...], box: tuple[int, int, int, int]) -> np.ndarray:
-    mask = np.zeros(shape[:2], np.uint8)
-    x, y, w, h = box
-    mask[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)] = 1
-    return mask
