@@ -114,6 +114,39 @@ def check(
         print_summary(result, report=report)
 
 
+db_app = typer.Typer(
+    name="db", help="Manage the service database.", no_args_is_help=True, add_completion=False
+)
+app.add_typer(db_app)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Target revision (default: the latest).")
+    ] = "head",
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="Database URL instead of VERICLAIM_DATABASE_URL."),
+    ] = None,
+) -> None:
+    """Create the schema on an empty database, or upgrade it to the latest revision."""
+    from sqlalchemy.engine import make_url
+
+    from vericlaim.settings import get_settings
+    from vericlaim.storage.migrate import upgrade
+
+    try:
+        url = database_url or get_settings().resolved_database_url()
+        upgrade(revision, url=url)
+    except VericlaimError as exc:
+        _fail(str(exc), EXIT_INTERNAL)
+    except Exception as exc:
+        _fail(f"database upgrade failed: {type(exc).__name__}: {exc}", EXIT_INTERNAL)
+    shown = make_url(url).render_as_string(hide_password=True)
+    typer.echo(f"database at {shown} is at revision {revision}")
+
+
 PROGRESS_FROM = 4
 """Show a progress bar (on stderr, so ``--json`` output stays clean) from this many photos."""
 

@@ -14,7 +14,19 @@ a foreign library failed (``raise EvidenceError(...) from exc``)::
      ├── PolicyError              the scoring policy file is invalid
      ├── ReuseIndexError          a saved reuse index is missing, corrupt or of another
      │                            version (rebuild it from the database)
-     └── ConfigurationError       settings are invalid
+     ├── ConfigurationError       settings are invalid
+     ├── StorageError             the database or the blob store failed its contract
+     │    ├── NotFound               no record with that id (or not visible to the actor)
+     │    ├── BlobNotFound           no blob with that sha256 in the store
+     │    ├── BlobCorrupt            a blob's bytes no longer hash to its name
+     │    ├── DecryptionError        encrypted data cannot be read (unknown key id, tampering)
+     │    └── LeaseLost              a job's lease passed to another worker
+     ├── WorkflowError            a claim cannot move that way
+     │    ├── TransitionNotAllowed   no transition for this state and event
+     │    ├── RoleNotAllowed         the transition exists, not for the actor's role
+     │    └── GuardRejected          the transition's condition does not hold
+     ├── PermissionDenied         the actor's tenant may not touch this record
+     └── IdempotencyConflict      an idempotency key reused with a different request
 
 Each ``EvidenceError`` carries ``source`` (the file name or label) and ``cause`` and
 renders as one line: ``claim.jpg: truncated JPEG data``.
@@ -24,15 +36,27 @@ from __future__ import annotations
 
 __all__ = [
     "AnalyzerError",
+    "BlobCorrupt",
+    "BlobNotFound",
     "ConfigurationError",
     "CorruptMedia",
+    "DecryptionError",
     "EvidenceError",
     "EvidenceNotFound",
+    "GuardRejected",
+    "IdempotencyConflict",
+    "LeaseLost",
     "LimitExceeded",
+    "NotFound",
+    "PermissionDenied",
     "PolicyError",
     "ReuseIndexError",
+    "RoleNotAllowed",
+    "StorageError",
+    "TransitionNotAllowed",
     "UnsupportedFormat",
     "VericlaimError",
+    "WorkflowError",
 ]
 
 
@@ -79,3 +103,66 @@ class ReuseIndexError(VericlaimError):
 
 class ConfigurationError(VericlaimError):
     """Settings are invalid or unsafe for the environment."""
+
+
+class StorageError(VericlaimError):
+    """The database or the blob store did not keep its contract."""
+
+
+class NotFound(StorageError):
+    """No record with that id, or none the actor may see (the two read the same)."""
+
+    def __init__(self, kind: str, record_id: str) -> None:
+        self.kind = kind
+        self.record_id = record_id
+        super().__init__(f"{kind} {record_id}: not found")
+
+
+class BlobNotFound(StorageError):
+    """The blob store holds no blob with that sha256."""
+
+
+class BlobCorrupt(StorageError):
+    """A stored blob's bytes no longer hash to the sha256 it is stored under."""
+
+    def __init__(self, sha256: str, actual: str) -> None:
+        self.sha256 = sha256
+        self.actual = actual
+        super().__init__(f"blob {sha256}: content hashes to {actual}, refusing to use it")
+
+
+class DecryptionError(StorageError):
+    """Encrypted data cannot be read: an unknown key id, a wrong key or tampered bytes."""
+
+
+class LeaseLost(StorageError):
+    """A worker's lease on a job expired and the job passed to another worker."""
+
+
+class WorkflowError(VericlaimError):
+    """A claim cannot make the requested move."""
+
+    def __init__(self, message: str, *, state: str = "", event: str = "") -> None:
+        self.state = state
+        self.event = event
+        super().__init__(message)
+
+
+class TransitionNotAllowed(WorkflowError):
+    """The workflow has no transition for this state and event."""
+
+
+class RoleNotAllowed(WorkflowError):
+    """The transition exists, but not for the actor's role."""
+
+
+class GuardRejected(WorkflowError):
+    """The transition exists for this role, but its condition does not hold now."""
+
+
+class PermissionDenied(VericlaimError):
+    """The actor's tenant or role may not read or change this record."""
+
+
+class IdempotencyConflict(VericlaimError):
+    """An idempotency key was reused with a different request."""

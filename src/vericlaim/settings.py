@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["DEVELOPMENT_SECRETS", "Settings", "get_settings"]
+
+DEVELOPMENT_CONSORTIUM_KEY = "vericlaim-development-consortium-key"
+DEVELOPMENT_ENCRYPTION_KEYS = "dev:GflLwPXO8a6vRNIV4LBpGgwCVsDvdNGYyisuUKx9nuE="
+DEVELOPMENT_SECRETS = {
+    "consortium_key": DEVELOPMENT_CONSORTIUM_KEY,
+    "encryption_keys": DEVELOPMENT_ENCRYPTION_KEYS,
+}
+"""Secrets that are public (they are in this file): fine on a laptop, refused in production."""
 
 
 class Settings(BaseSettings):
@@ -40,6 +50,107 @@ class Settings(BaseSettings):
         description="Long side, in pixels, at which photos are decoded for comparison with "
         "references; regions are reported in full-resolution coordinates.",
     )
+
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="development or production; production refuses secrets left at their "
+        "development defaults.",
+    )
+    data_dir: Path = Field(
+        default=Path("vericlaim-data"),
+        description="Folder for the default SQLite database and the content-addressed blob "
+        "store (blobs/ab/cd/<sha256>).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy database URL; unset means SQLite at <data_dir>/vericlaim.db. "
+        "PostgreSQL: postgresql+psycopg://user:password@host:5432/dbname.",
+    )
+    consortium_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_CONSORTIUM_KEY),
+        description="Key of the HMAC-SHA256 that turns a buyer identifier into the keyed hash "
+        "shared across platforms; every platform of a consortium uses the same key.",
+    )
+    encryption_keys: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_ENCRYPTION_KEYS),
+        description="AES-256-GCM keys for buyer contact data, as id:base64key pairs separated "
+        "by commas; the first encrypts, all decrypt (rotation: put the new key first).",
+    )
+    merchant_response_hours: float = Field(
+        default=48.0, description="How long a merchant has to answer a claim, in hours."
+    )
+    suspicious_extension_hours: float = Field(
+        default=24.0,
+        description="Extra hours given to the merchant when the evidence looks manipulated or "
+        "AI-generated (verdict likely_manipulated, likely_ai_generated or review).",
+    )
+    buyer_reshoot_hours: float = Field(
+        default=48.0, description="How long a buyer has to send new photos when asked, in hours."
+    )
+    reviewer_first_response_hours: float = Field(
+        default=24.0,
+        description="Target for a reviewer's first action on a claim in review, in hours; "
+        "missing it escalates the claim.",
+    )
+    reminder_lead_hours: float = Field(
+        default=12.0,
+        description="A reminder goes out this many hours before a merchant or buyer window "
+        "closes (at half the window when the window is shorter).",
+    )
+    appeal_window_hours: float = Field(
+        default=168.0,
+        description="How long after a decision (or an automatic approval) an appeal is "
+        "accepted, in hours; the claim closes when it ends.",
+    )
+    auto_approve_max_fen: int = Field(
+        default=5_000,
+        ge=0,
+        description="Largest claim amount, in fen (CNY cents), that may be approved "
+        "automatically when the policy recommends approval; 0 turns automatic approval off.",
+    )
+    fraud_escalation_fen: int = Field(
+        default=300_000,
+        ge=0,
+        description="Amount of claims with confirmed fabricated evidence, in fen, from which a "
+        "buyer is flagged for escalation (300000 fen = 3,000 CNY).",
+    )
+    job_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a worker holds an analysis job before another may take it over; "
+        "a working worker renews it after every photo.",
+    )
+    job_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts at an analysis job before it fails for good."
+    )
+    job_retry_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Wait before retrying a failed analysis job; doubles with every attempt.",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Self:
+        if self.environment != "production":
+            return self
+        left = [
+            name
+            for name, default in DEVELOPMENT_SECRETS.items()
+            if getattr(self, name).get_secret_value() == default
+        ]
+        if left:
+            variables = ", ".join(f"VERICLAIM_{name.upper()}" for name in left)
+            raise ValueError(
+                f"{', '.join(left)} left at the development default; set {variables} "
+                "before running with environment=production"
+            )
+        return self
+
+    def resolved_database_url(self) -> str:
+        """``database_url``, or the SQLite file under ``data_dir`` when it is unset."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'vericlaim.db').as_posix()}"
 
 
 def get_settings(**overrides: object) -> Settings:
