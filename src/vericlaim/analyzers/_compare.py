@@ -75,27 +75,70 @@ def warp_reference(
 _LUMA = np.array([[0.299, 0.587, 0.114]], np.float32)
 
 
-def _shading(claim: np.ndarray, fitted: np.ndarray, agree: np.ndarray, grid: int = 6) -> np.ndarray:
-    """A smooth multiplicative light field (claim / fitted reference) estimated on a coarse
-    grid (median per cell, so a local edit does not move it) from the trusted blocks and
-    interpolated over the frame; 1 where unknown."""
+def _shading(
+    claim: np.ndarray,
+    fitted: np.ndarray,
+    agree: np.ndarray,
+    *,
+    grid: int = 6,
+    max_local: float = 0.08,
+) -> np.ndarray:
+    """A smooth multiplicative light field (claim / fitted reference): a quadratic surface
+    over the frame, fitted robustly to the block ratios of the trusted blocks; 1 where unknown.
+
+    Uneven light (a screen's vignetting, a lamp's falloff over a re-photographed print) is
+    smooth across the frame, and a quadratic in x and y holds it, vignetting included. An
+    edit is not smooth: the robust fit treats its blocks as outliers, so a large stain is not
+    mistaken for a shadow (a free field per grid cell would absorb a stain that fills a cell).
+    A correction per grid cell of at most ``max_local`` follows what is left.
+    """
     h, w = claim.shape[:2]
     bh, bw = agree.shape
     if bh < 2 or bw < 2 or agree.sum() < 12:
         return np.ones((h, w), np.float32)
     lc = _block_mean(np.ascontiguousarray(_luma(claim)[: bh * _BLOCK, : bw * _BLOCK]), bh, bw)
     lf = _block_mean(np.ascontiguousarray(_luma(fitted)[: bh * _BLOCK, : bw * _BLOCK]), bh, bw)
-    ratio = np.where(agree & (lf > 20), lc / np.maximum(lf, 1e-3), np.nan)
-    gy, gx = min(grid, bh), min(grid, bw)
-    field = np.ones((gy, gx), np.float32)
-    for i in range(gy):
-        for j in range(gx):
-            cell = ratio[i * bh // gy : (i + 1) * bh // gy, j * bw // gx : (j + 1) * bw // gx]
+    use = agree & (lf > 20)
+    if use.sum() < 12:
+        return np.ones((h, w), np.float32)
+    ys, xs = np.nonzero(use)
+    ratio = (lc[use] / np.maximum(lf[use], 1e-3)).astype(np.float64)
+
+    def design(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1)
+
+    # Block centres in [-1, 1], so the terms are of one size.
+    a = design((xs + 0.5) / bw * 2 - 1, (ys + 0.5) / bh * 2 - 1)
+    weights = np.ones(len(ratio))
+    coef = np.zeros(6)
+    for _ in range(4):  # iteratively reweighted least squares, Tukey's biweight
+        aw = a * weights[:, None]
+        coef = np.linalg.solve(aw.T @ a + 1e-6 * np.eye(6), aw.T @ ratio)
+        resid = ratio - a @ coef
+        scale = 1.4826 * float(np.median(np.abs(resid))) + 1e-3
+        u = resid / (4.685 * scale)
+        weights = np.where(np.abs(u) < 1, (1 - u * u) ** 2, 0.0)
+        if weights.sum() < 6:
+            return np.ones((h, w), np.float32)
+    # What the surface leaves (a moire beat of a few percent, a lamp that is not quite
+    # smooth): a median per grid cell, held to a few percent so that it cannot hide an edit.
+    left = np.full((bh, bw), np.nan)
+    left[use] = ratio / np.maximum(a @ coef, 1e-3)
+    gy_, gx_ = min(grid, bh), min(grid, bw)
+    cells = np.ones((gy_, gx_), np.float32)
+    for i in range(gy_):
+        for j in range(gx_):
+            cell = left[i * bh // gy_ : (i + 1) * bh // gy_, j * bw // gx_ : (j + 1) * bw // gx_]
             cell = cell[np.isfinite(cell)]
             if len(cell) >= 2:
-                field[i, j] = float(np.median(cell))
-    field = np.clip(field, 0.5, 2.0)
-    return cv2.resize(field, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+                cells[i, j] = float(np.median(cell))
+    cells = np.clip(cells, 1 - max_local, 1 + max_local)
+    gx = (np.arange(w, dtype=np.float64) + 0.5) / (bw * _BLOCK) * 2 - 1
+    gy = (np.arange(h, dtype=np.float64) + 0.5) / (bh * _BLOCK) * 2 - 1
+    xx, yy = np.meshgrid(gx[:: _BLOCK // 2], gy[:: _BLOCK // 2])
+    field = (design(xx, yy) @ coef).astype(np.float32)
+    field *= cv2.resize(cells, (field.shape[1], field.shape[0]), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(np.clip(field, 0.5, 2.0), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _normalised_residual(
