@@ -1,0 +1,1 @@
+"""Shipped model weights (see MODEL_CARD.md)."""
