@@ -18,9 +18,11 @@ __all__ = ["DEVELOPMENT_SECRETS", "Settings", "get_settings"]
 
 DEVELOPMENT_CONSORTIUM_KEY = "vericlaim-development-consortium-key"
 DEVELOPMENT_ENCRYPTION_KEYS = "dev:GflLwPXO8a6vRNIV4LBpGgwCVsDvdNGYyisuUKx9nuE="
+DEVELOPMENT_WEBHOOK_SIGNING_KEY = "vericlaim-development-webhook-signing-key"
 DEVELOPMENT_SECRETS = {
     "consortium_key": DEVELOPMENT_CONSORTIUM_KEY,
     "encryption_keys": DEVELOPMENT_ENCRYPTION_KEYS,
+    "webhook_signing_key": DEVELOPMENT_WEBHOOK_SIGNING_KEY,
 }
 """Secrets that are public (they are in this file): fine on a laptop, refused in production."""
 
@@ -127,6 +129,51 @@ class Settings(BaseSettings):
         default=30.0,
         ge=0,
         description="Wait before retrying a failed analysis job; doubles with every attempt.",
+    )
+
+    max_request_bytes: int = Field(
+        default=400 * 1024 * 1024,
+        gt=0,
+        description="Largest HTTP request body accepted by the API, in bytes (all files of "
+        "one upload together); counted while the body streams in, 413 beyond it.",
+    )
+    workers: int = Field(
+        default=2,
+        ge=0,
+        description="Analysis worker threads that `vericlaim serve` runs beside the API "
+        "(0: none, run `vericlaim worker` separately).",
+    )
+    rate_limit_per_second: float = Field(
+        default=20.0,
+        ge=0,
+        description="Requests per second allowed to one API key on average (token bucket, "
+        "in memory, per process); 0 turns rate limiting off.",
+    )
+    rate_limit_burst: int = Field(
+        default=60,
+        ge=1,
+        description="Requests one API key may send at once before the rate limit applies.",
+    )
+    webhook_signing_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_WEBHOOK_SIGNING_KEY),
+        description="Key of the HMAC-SHA256 that signs webhook deliveries "
+        "(X-Vericlaim-Signature); subscribers verify with the same key.",
+    )
+    webhook_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Webhook subscriber URL per tenant, as JSON: "
+        '{"<tenant id>": "https://..."}; events of tenants without one are not sent.',
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, description="Attempts at delivering one webhook event before it fails."
+    )
+    webhook_retry_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="Wait before retrying a failed webhook delivery; doubles with every attempt.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time allowed to a subscriber to answer one delivery."
     )
 
     @model_validator(mode="after")

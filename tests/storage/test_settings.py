@@ -16,11 +16,12 @@ def test_development_defaults_work_out_of_the_box() -> None:
     assert Keyring.from_settings(settings).active_id == "dev"
 
 
-@pytest.mark.parametrize("left", ["consortium_key", "encryption_keys"])
+@pytest.mark.parametrize("left", ["consortium_key", "encryption_keys", "webhook_signing_key"])
 def test_production_refuses_a_secret_left_at_its_development_default(left: str) -> None:
     real = {
         "consortium_key": "a real consortium key",
         "encryption_keys": "k1:" + "A" * 43 + "=",
+        "webhook_signing_key": "a real webhook key",
     }
     real.pop(left)
     with pytest.raises(ValidationError, match=left):
@@ -31,6 +32,7 @@ def test_production_with_real_secrets_is_accepted(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("VERICLAIM_ENVIRONMENT", "production")
     monkeypatch.setenv("VERICLAIM_CONSORTIUM_KEY", "a real consortium key")
     monkeypatch.setenv("VERICLAIM_ENCRYPTION_KEYS", "k1:" + "A" * 43 + "=")
+    monkeypatch.setenv("VERICLAIM_WEBHOOK_SIGNING_KEY", "a real webhook key")
     monkeypatch.setenv("VERICLAIM_DATABASE_URL", "postgresql+psycopg://u@db/vericlaim")
     settings = get_settings()
     assert settings.resolved_database_url() == "postgresql+psycopg://u@db/vericlaim"

@@ -50,6 +50,7 @@ from vericlaim.cases._claims import (
     withdraw,
 )
 from vericlaim.cases._clocks import tick
+from vericlaim.cases._reads import claim_media, verify_audit
 
 __all__ = [
     "AnalysisInputs",
@@ -60,6 +61,7 @@ __all__ = [
     "authenticate",
     "buyer_contact",
     "buyer_history",
+    "claim_media",
     "close",
     "compute_analysis",
     "create_tenant",
@@ -82,5 +84,6 @@ __all__ = [
     "submit_buyer_evidence",
     "submit_claim",
     "tick",
+    "verify_audit",
     "withdraw",
 ]
