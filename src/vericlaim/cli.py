@@ -147,6 +147,19 @@ def db_upgrade(
     typer.echo(f"database at {shown} is at revision {revision}")
 
 
+def _add_service_commands() -> None:
+    from vericlaim import cli_service
+
+    app.command()(cli_service.serve)
+    app.command()(cli_service.worker)
+    app.add_typer(cli_service.claims_app)
+    app.add_typer(cli_service.audit_app)
+    app.add_typer(cli_service.keys_app)
+
+
+_add_service_commands()
+
+
 PROGRESS_FROM = 4
 """Show a progress bar (on stderr, so ``--json`` output stays clean) from this many photos."""
 

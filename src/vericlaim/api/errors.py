@@ -4,6 +4,7 @@
 ``NotFound`` (also another tenant's record)  404
 ``PermissionDenied``, ``RoleNotAllowed``     403
 ``WorkflowError``, ``IdempotencyConflict``   409
+a duplicate or dangling reference (DB)       409
 ``LimitExceeded`` (file too large)           413
 ``EvidenceError``, ``ValueError``, invalid   422
 rate limit                                   429 (``Retry-After``)
@@ -19,6 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from vericlaim.api.limits import RateLimited, retry_after_header
 from vericlaim.errors import (
@@ -62,6 +64,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IdempotencyConflict)
     async def _idempotency(_request: Request, exc: IdempotencyConflict) -> JSONResponse:
         return _error(409, "idempotency_conflict", str(exc))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity error: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+        return _error(409, "conflict", "conflicts with an existing record or names a missing one")
 
     @app.exception_handler(EvidenceError)
     async def _evidence(_request: Request, exc: EvidenceError) -> JSONResponse:
