@@ -454,10 +454,7 @@ def _repeat(
             seen = member & (energy > min_energy)
             if seen.sum() < 0.3 * member.sum():
                 break  # this step leaves the photo
-            here = _mean_on(corr, seen)
-            best = max(best, here)
+            best = max(best, _mean_on(corr, seen))
             if best >= 0.6:
                 return best  # clearly a repeating pattern: no need to look further
-            if (ddx, ddy) == (0.0, 0.0) and here < 0.2:
-                break  # nothing near this step either: spare the nudges
     return best
