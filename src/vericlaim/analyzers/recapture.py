@@ -46,7 +46,7 @@ class RecaptureConfig(AnalyzerConfig):
     cap: float = 60.0
     # Shared peak strength at which the score reaches 0.5 with many tiles, and the extra
     # strength asked of a photo with few tiles (added as extra / sqrt(tiles)).
-    strength_at_half: float = 9.0
+    strength_at_half: float = 10.0
     strength_extra_few_tiles: float = 10.0
     # Score steepness: a strength twice the threshold scores 0.9.
     steepness: float = math.log(9.0) / math.log(2.0)
