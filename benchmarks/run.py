@@ -44,6 +44,9 @@ from benchmarks.sources import Library, open_library
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"
 CLAIM_ID = "claim"
+# The comparison with the merchant's photos, which this benchmark measures; the no-reference
+# analyzers have their own benchmark (benchmarks/noref.py) with their speed per megapixel.
+REFERENCE_ANALYZERS = "reference_match,provenance"
 
 
 def _single_thread() -> None:
@@ -65,7 +68,7 @@ def _check(case: Case, settings: Any) -> tuple[dict[str, Any], float]:
         load_bytes(data, source=key, role="listing", media_id=f"listing-{i + 1}", settings=settings)
         for i, (key, data) in enumerate(case.references)
     ]
-    result = check_claim([claim], refs, claim_id=case.case_id)
+    result = check_claim([claim], refs, claim_id=case.case_id, analyzers=_WORKER.get("analyzers"))
     return result.verdict, (time.perf_counter() - started) * 1000
 
 
@@ -164,13 +167,29 @@ def run_case(case: Case, settings: Any) -> dict[str, Any]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(data: str, seed: int, dump: str | None, upload_side: int | None = None) -> None:
+def _analyzers(names: str) -> list[Any] | None:
+    """The analyzers a run checks with: ``all`` is what ``vericlaim check`` runs."""
+    from vericlaim.analyzers.registry import get
+
+    if names == "all":
+        return None
+    return [get(n.strip())() for n in names.split(",") if n.strip()]
+
+
+def _init_worker(
+    data: str,
+    seed: int,
+    dump: str | None,
+    upload_side: int | None = None,
+    analyzers: str = REFERENCE_ANALYZERS,
+) -> None:
     from vericlaim.settings import get_settings
 
     _single_thread()
     lib = open_library(data)
     settings = get_settings()
     _WORKER.update(lib=lib, seed=seed, settings=settings, dump=dump, upload_side=upload_side)
+    _WORKER["analyzers"] = _analyzers(analyzers)
     warm = build_case(lib, "verbatim", 0, seed + 1)
     _check(warm, settings)  # imports, policy and first-call costs stay out of the timings
     _decode(warm)
@@ -198,7 +217,7 @@ def _dump(case: Case, folder: Path) -> None:
 
 def _results(args: argparse.Namespace, plan: Sequence[tuple[str, int]]) -> Iterator[dict[str, Any]]:
     if args.jobs <= 1:
-        _init_worker(args.data, args.seed, args.dump, args.upload_side)
+        _init_worker(args.data, args.seed, args.dump, args.upload_side, args.analyzers)
         yield from map(_work, plan)
         return
     context = multiprocessing.get_context("spawn")
@@ -206,7 +225,7 @@ def _results(args: argparse.Namespace, plan: Sequence[tuple[str, int]]) -> Itera
         max_workers=args.jobs,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(args.data, args.seed, args.dump, args.upload_side),
+        initargs=(args.data, args.seed, args.dump, args.upload_side, args.analyzers),
     ) as pool:
         yield from pool.map(_work, plan, chunksize=1)
 
@@ -296,6 +315,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--dump", default=None, help="also write claim photos and masks here")
     parser.add_argument("--no-doc", action="store_true", help="do not touch --out")
+    parser.add_argument(
+        "--analyzers",
+        default=REFERENCE_ANALYZERS,
+        help="comma-separated analyzers to check with, or 'all' (what vericlaim check runs); "
+        "default: the reference comparison and provenance",
+    )
     parser.add_argument(
         "--upload-side",
         type=int,
