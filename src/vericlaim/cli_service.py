@@ -103,7 +103,7 @@ def worker(
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     background = Background(sessions, ctx, workers=count, scheduler=False).start()
-    typer.echo(f"vericlaim: {count} analysis workers running; Ctrl-C stops them", err=True)
+    typer.echo(f"vericlaim: analysis workers running: {count}; Ctrl-C stops them", err=True)
     try:
         while not done.wait(1.0):
             pass
