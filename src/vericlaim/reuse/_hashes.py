@@ -122,7 +122,7 @@ def hamming(a: np.ndarray | np.uint64 | int, b: np.ndarray | np.uint64 | int) ->
 
 
 def trim_uniform_margins(
-    gray: np.ndarray, *, tolerance: float = 10.0, min_keep: float = 0.05
+    gray: np.ndarray, *, tolerance: float = 20.0, min_keep: float = 0.05
 ) -> tuple[int, int, int, int]:
     """The box ``(x0, y0, x1, y1)`` left after peeling uniform margins off every side.
 

@@ -84,7 +84,11 @@ class ReuseMatch:
     ``phash_distance``/``dhash_distance`` are the Hamming distances (0-64) of the closest
     view pair (smallest pHash distance, then smallest dHash distance); ``query_view`` is a
     view of the query photo (of its mirror image when ``mirrored``), ``indexed_view`` one
-    of the indexed photo; ``views_matched`` counts the view pairs within the radius.
+    of the indexed photo; ``views_matched`` counts the view pairs within the radii, and
+    ``views_aligned`` the views of the query that match the *same* view of the indexed
+    photo (whole with whole, centre with centre, ...), in the better orientation: a
+    re-saved, rescaled, filtered or mirrored copy aligns on most views, two different
+    photos that share a coarse layout rarely on more than one or two.
     """
 
     record: ReuseRecord
@@ -94,6 +98,7 @@ class ReuseMatch:
     indexed_view: str
     mirrored: bool
     views_matched: int = 1
+    views_aligned: int = 0
 
 
 class _RWLock:
@@ -477,6 +482,16 @@ class ReuseIndex:
         if not keep.any():
             return []
         ids, qnum, owner, dp, dd = ids[keep], qnum[keep], owner[keep], dp[keep], dd[keep]
+        qview = np.array([q[0] for q in queries], np.int64)[qnum]
+        qmirror = np.array([q[3] for q in queries], np.int64)[qnum]
+        same = qview == self._view.values[ids]
+        # Distinct aligned views per (photo, orientation), then the better orientation.
+        pairs = np.unique(np.stack([owner[same], qmirror[same], qview[same]], axis=1), axis=0)
+        aligned: dict[int, int] = {}
+        if len(pairs):
+            keys, counts_ = np.unique(pairs[:, :2], axis=0, return_counts=True)
+            for (slot_, _), n in zip(keys.tolist(), counts_.tolist(), strict=True):
+                aligned[slot_] = max(aligned.get(slot_, 0), n)
         order = np.lexsort((dd, dp, owner))
         best: dict[int, ReuseMatch] = {}
         counts: dict[int, int] = {}
@@ -496,7 +511,10 @@ class ReuseIndex:
                 indexed_view=_VIEW_NAMES[int(self._view.values[ids[j]])],
                 mirrored=mirrored,
             )
-        matches = [replace(m, views_matched=counts[s]) for s, m in best.items()]
+        matches = [
+            replace(m, views_matched=counts[s], views_aligned=aligned.get(s, 0))
+            for s, m in best.items()
+        ]
         matches.sort(key=lambda m: (m.phash_distance, m.dhash_distance, m.record.key))
         return matches if limit is None else matches[:limit]
 
