@@ -128,19 +128,26 @@ def buyer_history(
         ).where(Claim.buyer_id == buyer_id)
     ).one()
     claims, refund_only, cumulative = int(totals[0]), int(totals[1]), int(totals[2])
-    latest = (
-        select(Decision.claim_id, func.max(Decision.decided_at).label("at"))
-        .group_by(Decision.claim_id)
-        .subquery()
-    )
+    # Each claim's latest decision only, one row per claim even when two decisions share a
+    # timestamp (a re-decision after an appeal in the same clock tick).
+    ranked = select(
+        Decision.claim_id,
+        Decision.fabricated_evidence,
+        func.row_number()
+        .over(
+            partition_by=Decision.claim_id,
+            order_by=(Decision.decided_at.desc(), Decision.id.desc()),
+        )
+        .label("rank"),
+    ).subquery()
     fabricated = session.execute(
         select(func.count(Claim.id), func.coalesce(func.sum(Claim.amount_fen), 0))
-        .join(latest, latest.c.claim_id == Claim.id)
-        .join(
-            Decision,
-            (Decision.claim_id == latest.c.claim_id) & (Decision.decided_at == latest.c.at),
+        .join(ranked, ranked.c.claim_id == Claim.id)
+        .where(
+            Claim.buyer_id == buyer_id,
+            ranked.c.rank == 1,
+            ranked.c.fabricated_evidence.is_(True),
         )
-        .where(Claim.buyer_id == buyer_id, Decision.fabricated_evidence.is_(True))
     ).one()
     fabricated_count, fabricated_fen = int(fabricated[0]), int(fabricated[1])
     return BuyerHistory(
