@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 DEMO_OUT ?= vericlaim-demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: $(DEVSTAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
+
+serve: $(STAMP)
+	$(BIN)/vericlaim serve
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks.run --data ../shared/data --out docs/benchmarks.md
