@@ -76,9 +76,14 @@ class ClaimConsistencyConfig(AnalyzerConfig):
     edit_z: float = 4.0
     """Residual, in noise units, above which a pixel of a copy may be edited (as the
     reference match)."""
-    copy_agreement: float = 0.6
+    copy_agreement: float = 0.7
     """Block agreement two claim photos must reach to count as one photo (the reference match
-    accepts 0.45 against a studio photo; two shots of one shelf reach 0.5)."""
+    accepts 0.45 against a studio photo; two shots of one shelf from one spot reach 0.6)."""
+    firm_agreement: float = 0.9
+    loose_shift: float = 0.3
+    """Below ``firm_agreement``, a pair whose agreeing blocks are out of register by this much
+    (comparison pixels) is two shots, not one photo: re-saved copies stay under 0.3 px while
+    agreeing on nearly every block."""
     edit_contrast: float = 5.0
     """Luminance difference (noise units of its surroundings) a region of a copy must reach to
     count as edited: chroma re-subsampling and clipped highlights do not (honest re-saved copies
@@ -226,6 +231,18 @@ class ClaimConsistencyAnalyzer(Analyzer):
             shift = self._misregistration(media, ti, other, oi, match, pair)
             if shift is not None:
                 pair.summary["misregistration_px"] = round(shift, 3)
+            assert match.comparison is not None
+            if (
+                shift is not None
+                and shift >= cfg.loose_shift
+                and match.comparison.agreement < cfg.firm_agreement
+            ):
+                # Part of the frame disagrees and the rest follows the alignment only loosely:
+                # two shots from nearly one spot, not one photo.
+                pair.summary["loose_copy"] = True
+                match = dataclasses.replace(match, relation="same_product", boxes=())
+                pair.match = match
+        if match.relation in _SAME_PHOTO + _EDITED:
             pair.relation = "same_photo"
             pair.boxes = [(b, "this") for b in match.boxes]
             pair.heat = match.heatmap
@@ -384,7 +401,7 @@ class ClaimConsistencyAnalyzer(Analyzer):
                 "inliers": p.alignment.inliers if p.alignment is not None else 0,
                 "agreement": p.summary.get("agreement"),
             }
-            for key in ("fine_agreement", "misregistration_px", "edit_contrast"):
+            for key in ("fine_agreement", "misregistration_px", "loose_copy", "edit_contrast"):
                 if key in p.summary:
                     entry[key] = p.summary[key]
             if "view_agreement" in p.summary:
