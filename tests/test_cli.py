@@ -58,3 +58,16 @@ def test_claim_and_reference_with_the_same_file_name_keep_distinct_ids(tmp_path:
     assert result.exit_code == 0, result.output
     ids = [m["media_id"] for m in json.loads(result.stdout)["media"]]
     assert len(ids) == len(set(ids)) == 2
+
+
+def test_terminal_summary_folds_analyzers_that_found_nothing_into_one_line(
+    tmp_path: Path,
+) -> None:
+    photo = tmp_path / "claim.jpg"
+    photo.write_bytes(encode(textured_image(480, 360, seed=8), quality=90))
+    result = CliRunner().invoke(app, ["check", str(photo)])
+    assert result.exit_code == 0, result.output
+    folded = next(line for line in result.output.splitlines() if "Checked, nothing found" in line)
+    assert "provenance" in folded and "copy_move" in folded
+    # Their "nothing found" messages are not repeated as rows of the table.
+    assert "No region of this photo appears to be copied" not in result.output

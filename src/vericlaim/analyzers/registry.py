@@ -21,7 +21,17 @@ def register(cls: type[Analyzer]) -> type[Analyzer]:
 
 def _load_builtin() -> None:
     # Importing the modules runs their @register decorators.
-    from vericlaim.analyzers import provenance, reference_match  # noqa: F401
+    from vericlaim.analyzers import (  # noqa: F401
+        ai_detector,
+        claim_consistency,
+        copy_move,
+        ela,
+        jpeg_dq,
+        noise,
+        provenance,
+        recapture,
+        reference_match,
+    )
 
 
 def all_analyzers() -> dict[str, type[Analyzer]]:

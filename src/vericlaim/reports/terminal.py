@@ -34,13 +34,19 @@ def print_summary(
     table.add_column("media")
     table.add_column("severity")
     table.add_column("reason")
+    quiet: dict[str, None] = {}  # analyzers that looked and found nothing, in order
     for r in v["reasons"]:
         if r["severity"] == "info" and r["code"].startswith("analyzer."):
+            continue
+        if r["severity"] == "info" and r["code"].endswith(".none"):
+            quiet[r["analyzer"]] = None
             continue
         table.add_row(
             escape(r["media_id"]), r["severity"], escape(f"{r['message_en']}\n{r['message_zh']}")
         )
     console.print(table)
+    if quiet:
+        console.print(escape(f"  Checked, nothing found: {', '.join(quiet)}"), soft_wrap=True)
     for m in v["media"]:
         if m["role"] != "claim":
             continue
