@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,26 +12,17 @@ from vericlaim.errors import PolicyError
 from vericlaim.reasons import catalogue
 from vericlaim.scoring import load_policy
 
+# Every placeholder the reason catalogue's messages use.
+_PLACEHOLDERS = {
+    name
+    for entry in catalogue().values()
+    for text in (entry.zh, entry.en)
+    for name in re.findall(r"{(\w+)}", text)
+}
+
 
 def _f(code: str, *, score: float = 1.0, status: str = "ok", confidence: float = 1.0) -> Finding:
-    params = {
-        k: "x"
-        for k in (
-            "reference",
-            "count",
-            "source_type",
-            "where",
-            "generator",
-            "software",
-            "mark",
-            "problems",
-            "analyzer",
-            "error",
-            "why",
-            "actions",
-            "label",
-        )
-    }
+    params = dict.fromkeys(_PLACEHOLDERS, "x")
     return Finding.make(
         analyzer="t",
         version="1",
@@ -122,3 +114,33 @@ def test_a_malformed_policy_file_is_a_policy_error(tmp_path: Path) -> None:
     bad.write_text("not = [toml", "utf-8")
     with pytest.raises(PolicyError, match="not valid TOML"):
         load_policy(bad)
+
+
+_NO_REFERENCE = ("ela", "noise", "jpeg_dq", "copy_move", "recapture", "ai_detector")
+
+
+@pytest.mark.parametrize(
+    "code",
+    sorted(c for c in catalogue() if c.split(".")[0] in (*_NO_REFERENCE, "claim_consistency")),
+)
+def test_no_single_no_reference_signal_decides_a_claim(code: str) -> None:
+    """At full strength, alone, a no-reference finding sends the claim to a person or asks for
+    more evidence: it never makes it likely_manipulated or likely_ai_generated."""
+    decision = load_policy().decide({"m": [_f(code)]})
+    assert decision.verdict not in ("likely_manipulated", "likely_ai_generated")
+    assert decision.action in ("human_review", "request_more_evidence")
+
+
+def test_every_suspicious_no_reference_code_is_routed() -> None:
+    """A suspicious code the policy forgot would let an approval through."""
+    routed = {c for rule in load_policy().rules for c in rule.codes}
+    for code, entry in catalogue().items():
+        if code.split(".")[0] in _NO_REFERENCE and entry.severity in ("medium", "high"):
+            assert code in routed, code
+
+
+def test_a_photo_of_a_screen_blocks_an_approval() -> None:
+    decision = load_policy().decide(
+        {"m": [_f("reference_match.same_product"), _f("recapture.periodic_pattern")]}
+    )
+    assert decision.action == "request_more_evidence"
