@@ -193,3 +193,10 @@ def test_real_photos_survive_re_saving(shared_data, name: str) -> None:
             assert _matches(img, copy), f"{path.name}: {change}"
             if change != "crop":
                 assert _decide(img, copy) == "reused", f"{path.name}: {change}"
+
+
+def test_hamming_without_numpy_bitwise_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    codes = np.array([0, 1, 2**64 - 1, 0xF0F0], np.uint64)
+    expected = hamming(codes, np.uint64(0)).tolist()
+    monkeypatch.delattr(np, "bitwise_count")
+    assert hamming(codes, np.uint64(0)).tolist() == expected == [0, 1, 64, 8]

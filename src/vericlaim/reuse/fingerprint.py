@@ -7,14 +7,14 @@ studio backdrop). Two photos are the same picture when some view of one and some
 the other agree on both hashes (see :mod:`vericlaim.reuse.detect`).
 
 What the fingerprint is robust to (measured in ``docs/reuse.md``): JPEG recompression,
-rescaling (any factor down to about 64 px), mirroring, global colour and tone filters
-(brightness, contrast, gamma, saturation, warm/cool casts), light blur and noise, a plain
-uniform border added or removed, and crops that keep roughly 65 % or more of the photo in
-one piece (a sub-window then lines up with the cropped photo). What it is not robust to:
-rotation beyond a few degrees (and 90-degree turns), heavy crops (less than about half the
-photo), perspective change (a re-photograph of a screen), a photo pasted into a busy
-screenshot or collage (non-uniform borders), and local edits large enough to change the
-coarse layout. Those are left to ``reference_match``, which aligns local features.
+rescaling, mirroring, global colour and tone filters (brightness, contrast, gamma,
+saturation, warm/cool casts), light blur and noise, and a plain uniform border added or
+removed; crops only where they line up with a view (centred, a band cut off top and bottom
+or both sides, a corner). What it is not robust to: crops at an arbitrary position and
+size, rotation beyond a few degrees (and 90-degree turns), perspective change (a
+re-photograph of a screen), a photo pasted into a busy screenshot or collage (non-uniform
+borders), and local edits large enough to change the coarse layout. Those are left to
+``reference_match``, which aligns local features.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ FINGERPRINT_VERSION = "reuse-fp/1"
 #: The views hashed, as (name, x0, y0, x1, y1) shares of the trimmed photo. The whole photo;
 #: its centre at 80 % per side; the middle 80 % of its rows and of its columns (a crop that
 #: cuts only top and bottom, or only the sides, as an app's square or story crop does); and
-#: the four corners at 80 % per side. A crop keeping about 65-90 % of the photo lines up with
-#: one of them (or with the whole of the other photo).
+#: the four corners at 80 % per side. A crop that lines up with one of them is still found
+#: (as a single-view match); crops elsewhere are not.
 VIEWS: tuple[tuple[str, float, float, float, float], ...] = (
     ("full", 0.0, 0.0, 1.0, 1.0),
     ("centre", 0.1, 0.1, 0.9, 0.9),
