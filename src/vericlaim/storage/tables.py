@@ -263,6 +263,9 @@ class ClaimMedia(Base):
     filename: Mapped[str] = mapped_column(String(300))
     position: Mapped[int] = mapped_column(Integer)
     uploaded_at: Mapped[datetime]
+    fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """The photo's reuse fingerprint (``vericlaim.reuse.Fingerprint.to_bytes()``), stored
+    when the claim is analysed; the reuse index is rebuilt from it at start-up."""
 
 
 class Analysis(Base):
