@@ -196,3 +196,13 @@ def test_real_photos_honest_and_edited(shared_data: Path) -> None:
     f = _check(encode(fake, "PNG"))
     assert f.reason_code == "noise.too_little_noise", f.details
     assert any(r.x <= x + w / 2 <= r.x + r.w and r.y <= y + h / 2 <= r.y + r.h for r in f.regions)
+
+
+def test_noise_function_fit_stays_well_conditioned_when_inliers_cluster() -> None:
+    # Most blocks share one brightness; the few bright ones are outliers that the robust
+    # rounds drop, leaving a single brightness: a level, not an ill-conditioned quadratic.
+    rng = np.random.default_rng(5)
+    brightness = np.r_[np.full(40, 100.0), np.full(4, 250.0)]
+    log_sigma = np.r_[rng.normal(1.0, 0.01, 40), np.full(4, 3.0)]
+    coef = fit_noise_function(brightness, log_sigma)  # warnings are errors
+    assert coef[:2] == pytest.approx([0.0, 0.0]) and coef[2] == pytest.approx(1.0, abs=0.02)

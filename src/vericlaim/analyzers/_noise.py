@@ -215,15 +215,22 @@ def fit_noise_function(
     if keep.sum() < 3:
         level = float(np.median(v[keep])) if keep.any() else 0.0
         return np.array([0.0, 0.0, level])
-    degree = 2 if np.ptp(x[keep]) > 0.2 and keep.sum() >= 12 else 0
-    coef = np.polyfit(x[keep], v[keep], degree)
+
+    def fit(sel: np.ndarray) -> np.ndarray:
+        # A quadratic only where the brightness spread can support one: on a narrow or
+        # clustered spread the curve is ill-conditioned and a level is all the data say.
+        xs = x[sel]
+        quadratic = np.ptp(xs) > 0.2 and len(xs) >= 12 and len(np.unique(xs.round(3))) >= 6
+        return np.polyfit(xs, v[sel], 2 if quadratic else 0)
+
+    coef = fit(keep)
     for _ in range(rounds):
         res = v - np.polyval(coef, x)
         spread = 1.4826 * float(np.median(np.abs(res[keep]))) + 1e-6
         inlier = keep & (np.abs(res) <= cut * spread)
-        if inlier.sum() < max(3, degree + 1):
+        if inlier.sum() < 3:
             break
-        coef = np.polyfit(x[inlier], v[inlier], degree)
+        coef = fit(inlier)
     return np.concatenate([np.zeros(3 - len(coef)), coef])
 
 
