@@ -35,7 +35,7 @@ def _fail(message: str, code: int = EXIT_PROBLEM) -> None:
     raise typer.Exit(code)
 
 
-def _open() -> tuple[sessionmaker[Session], ServiceContext]:
+def _open(*, reuse: bool = False) -> tuple[sessionmaker[Session], ServiceContext]:
     from vericlaim.cases.model import ServiceContext
     from vericlaim.settings import get_settings
     from vericlaim.storage.db import make_engine, session_factory
@@ -47,7 +47,13 @@ def _open() -> tuple[sessionmaker[Session], ServiceContext]:
         engine = make_engine(settings=settings)
     except Exception as exc:
         _fail(f"cannot open the database: {type(exc).__name__}: {exc}")
-    return session_factory(engine), ServiceContext.from_settings(settings)
+    sessions = session_factory(engine)
+    ctx = ServiceContext.from_settings(settings)
+    if reuse:  # processes that analyse claims: the reuse index, rebuilt from the database
+        from vericlaim.cases._reuse import ClaimReuse
+
+        ctx.reuse = ClaimReuse.from_database(sessions)
+    return sessions, ctx
 
 
 def _logging() -> None:
@@ -75,7 +81,7 @@ def serve(
     from vericlaim.cases.background import Background
 
     _logging()
-    sessions, ctx = _open()
+    sessions, ctx = _open(reuse=True)
     count = ctx.settings.workers if workers is None else workers
     app = create_app(engine=sessions.kw["bind"], context=ctx)
     background = Background(sessions, ctx, workers=count).start()
@@ -98,7 +104,7 @@ def worker(
     from vericlaim.cases.background import Background
 
     _logging()
-    sessions, ctx = _open()
+    sessions, ctx = _open(reuse=True)
     count = max(1, ctx.settings.workers if workers is None else workers)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

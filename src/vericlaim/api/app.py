@@ -33,7 +33,8 @@ def create_app(
     context: ServiceContext | None = None,
 ) -> FastAPI:
     """The application. ``engine`` and ``context`` replace the ones built from
-    ``settings`` (tests pass a manual clock or a prepared database)."""
+    ``settings`` (tests pass a manual clock or a prepared database). A context without
+    a reuse index gets one rebuilt from the database's stored fingerprints."""
     if context is not None:
         settings = context.settings
     settings = settings or get_settings()
@@ -44,8 +45,13 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
     )
+    sessions = session_factory(engine)
+    if context.reuse is None:
+        from vericlaim.cases._reuse import ClaimReuse
+
+        context.reuse = ClaimReuse.from_database(sessions)
     app.state.vericlaim = ApiState(
-        sessions=session_factory(engine),
+        sessions=sessions,
         ctx=context,
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
     )

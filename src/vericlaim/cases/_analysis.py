@@ -9,8 +9,9 @@ Split in three so a worker can hold no transaction while it computes: read the i
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from vericlaim.cases._access import check_claim_access
 from vericlaim.cases._moves import facts_for, load_claim, move
+from vericlaim.cases._reuse import REUSE_REASON, PhotoToCheck
 from vericlaim.cases.model import Actor, AnalysisView, ServiceContext
 from vericlaim.cases.workflow import (
     SUSPICIOUS_VERDICTS,
@@ -31,9 +33,11 @@ from vericlaim.errors import WorkflowError
 from vericlaim.evidence import Evidence, Role, load_bytes
 from vericlaim.storage.tables import (
     Analysis,
+    Buyer,
     Claim,
     ClaimMedia,
     Clock,
+    Merchant,
     Order,
     ReferenceMedia,
     ShippingEvidence,
@@ -42,6 +46,7 @@ from vericlaim.storage.tables import (
 
 __all__ = [
     "AnalysisInputs",
+    "AnalysisResult",
     "analysis_inputs",
     "compute_analysis",
     "latest_analysis",
@@ -49,12 +54,16 @@ __all__ = [
     "run_analysis",
 ]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class StoredMedia:
     sha256: str
     filename: str
     role: Role
+    id: str = ""
+    """The stored row's id (claim media only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +73,20 @@ class AnalysisInputs:
     claim_id: str
     claim_media: tuple[StoredMedia, ...]
     references: tuple[StoredMedia, ...]
+    platform: str = ""
+    """The submitting tenant (reuse records)."""
+    shop: str = ""
+    """The merchant's tenant (reuse records)."""
+    buyer_key: str = ""
+    """The buyer's keyed identity hash (reuse records)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisResult(CheckResult):
+    """The core's result, with the verdict's ``duplicates`` filled in, and the claim
+    photos' reuse fingerprints to store (claim media id to ``Fingerprint.to_bytes()``)."""
+
+    fingerprints: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def analysis_inputs(session: Session, claim_id: str) -> AnalysisInputs:
@@ -84,11 +107,16 @@ def analysis_inputs(session: Session, claim_id: str) -> AnalysisInputs:
         .order_by(ShippingEvidence.uploaded_at, ShippingEvidence.id)
     ).all()
     claim_roles: dict[str, Role] = {"claim": "claim", "reshoot": "reshoot"}
+    shop = session.scalar(select(Merchant.tenant_id).where(Merchant.id == order.merchant_id))
+    buyer_key = session.scalar(select(Buyer.identity_hash).where(Buyer.id == claim.buyer_id))
     return AnalysisInputs(
         claim.id,
-        tuple(StoredMedia(m.sha256, m.filename, claim_roles[m.role]) for m in claim_media),
+        tuple(StoredMedia(m.sha256, m.filename, claim_roles[m.role], m.id) for m in claim_media),
         tuple(StoredMedia(m.sha256, m.filename, "listing") for m in listing)
         + tuple(StoredMedia(m.sha256, m.filename, "packing") for m in packing),
+        platform=claim.tenant_id,
+        shop=shop or "",
+        buyer_key=buyer_key or "",
     )
 
 
@@ -98,7 +126,12 @@ def compute_analysis(
     *,
     progress: Callable[[str], None] | None = None,
 ) -> CheckResult:
-    """Run the core check on the stored bytes (each re-hashed on read). No database."""
+    """Run the core check on the stored bytes (each re-hashed on read). No database.
+
+    With a reuse index in ``ctx``, each claim photo is also looked up there (and then
+    added): the verdict's ``duplicates`` lists the other claims it was used in, and the
+    result is an :class:`AnalysisResult` carrying the fingerprints to store.
+    """
     taken: set[str] = set()
 
     def load(item: StoredMedia, index: int) -> Evidence:
@@ -113,7 +146,7 @@ def compute_analysis(
 
     claim_media = [load(m, i) for i, m in enumerate(inputs.claim_media)]
     references = [load(m, i) for i, m in enumerate(inputs.references)]
-    return check_claim(
+    result = check_claim(
         claim_media,
         references,
         claim_id=inputs.claim_id,
@@ -121,6 +154,42 @@ def compute_analysis(
         policy=ctx.policy,
         progress=progress,
     )
+    if ctx.reuse is None:
+        return result
+    photos = [
+        photo
+        for stored, evidence in zip(inputs.claim_media, claim_media, strict=True)
+        if (photo := _photo_to_check(inputs, stored, evidence)) is not None
+    ]
+    result.verdict["duplicates"] = ctx.reuse.check_and_add(photos)
+    return AnalysisResult(
+        result.verdict,
+        result.claim_media,
+        result.references,
+        result.findings,
+        fingerprints={p.record.media_id: p.fingerprint.to_bytes() for p in photos},
+    )
+
+
+def _photo_to_check(
+    inputs: AnalysisInputs, stored: StoredMedia, evidence: Evidence
+) -> PhotoToCheck | None:
+    from vericlaim.reuse import ReuseRecord, fingerprint
+
+    try:
+        fp = fingerprint(evidence)
+    except Exception:  # a photo the hashes cannot read is not a reason to fail the claim
+        log.exception("claim %s: no reuse fingerprint for %s", inputs.claim_id, stored.id)
+        return None
+    record = ReuseRecord(
+        claim_id=inputs.claim_id,
+        media_id=stored.id,
+        sha256=stored.sha256,
+        tenant=inputs.shop,
+        platform=inputs.platform,
+        buyer_key=inputs.buyer_key,
+    )
+    return PhotoToCheck(evidence.media_id, record, fp)
 
 
 def record_analysis(
@@ -132,10 +201,12 @@ def record_analysis(
     job_id: str | None = None,
     now: datetime | None = None,
 ) -> AnalysisView:
-    """Store the verdict JSON exactly as the core produced it, then route the claim.
+    """Store the verdict JSON as the core produced it (with the service's ``duplicates``
+    filled in), then route the claim.
 
     Suspicious evidence pauses any automatic refund for good and, when a merchant clock
-    is running, extends it.
+    is running, extends it. A photo reused from another claim does the same and sends
+    the claim to a person: never to automatic approval nor back to the buyer first.
     """
     now = now or ctx.now()
     claim = load_claim(session, claim_id)
@@ -147,6 +218,12 @@ def record_analysis(
         )
     verdict = result.verdict
     hashes = sorted({m["sha256"] for m in verdict.get("media", [])})
+    if isinstance(result, AnalysisResult) and result.fingerprints:
+        for row in session.scalars(
+            select(ClaimMedia).where(ClaimMedia.id.in_(list(result.fingerprints)))
+        ):
+            row.fingerprint = result.fingerprints[row.id]
+    duplicates = verdict.get("duplicates") or []
     analysis = Analysis(
         id=new_id("ana"),
         claim_id=claim.id,
@@ -162,11 +239,19 @@ def record_analysis(
     )
     session.add(analysis)
     session.flush()
-    if verdict["verdict"] in SUSPICIOUS_VERDICTS and not claim.auto_refund_paused:
+    suspicious = verdict["verdict"] in SUSPICIOUS_VERDICTS or bool(duplicates)
+    if suspicious and not claim.auto_refund_paused:
         claim.auto_refund_paused = True
         _extend_merchant_clock(session, ctx, claim)
     event = route_after_analysis(facts_for(session, ctx, claim, now, analysis=analysis))
+    if duplicates and event in (Event.ROUTE_AUTO_APPROVE, Event.ROUTE_REQUEST_EVIDENCE):
+        event = Event.ROUTE_TO_REVIEW
     reasons = verdict.get("reasons") or []
+    reason_code = reasons[0]["code"] if reasons else f"verdict.{verdict['verdict']}"
+    reuse_details: dict[str, object] = {}
+    if duplicates:
+        reuse_details = {"duplicates": len(duplicates), "verdict_reason": reason_code}
+        reason_code = REUSE_REASON
     move(
         session,
         ctx,
@@ -175,13 +260,14 @@ def record_analysis(
         Actor.system("analysis"),
         now=now,
         analysis=analysis,
-        reason_code=reasons[0]["code"] if reasons else f"verdict.{verdict['verdict']}",
+        reason_code=reason_code,
         evidence_hashes=hashes,
         details={
             "analysis_id": analysis.id,
             "verdict": analysis.verdict,
             "risk_score": analysis.risk_score,
             "policy_version": analysis.policy_version,
+            **reuse_details,
         },
     )
     return AnalysisView.of(analysis)

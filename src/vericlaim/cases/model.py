@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from vericlaim.analyzers import Analyzer
 from vericlaim.cases.workflow import Role
@@ -19,6 +19,9 @@ from vericlaim.settings import Settings, get_settings
 from vericlaim.storage import tables
 from vericlaim.storage.blobs import BlobStore
 from vericlaim.storage.crypto import Keyring
+
+if TYPE_CHECKING:
+    from vericlaim.cases._reuse import ClaimReuse
 
 __all__ = [
     "Actor",
@@ -80,6 +83,9 @@ class ServiceContext:
     clock: Clock = utc_now
     policy: Policy | None = None
     analyzers: Sequence[Analyzer] | None = None
+    reuse: ClaimReuse | None = None
+    """The process's reuse index (``None``: reuse detection off); built from the database
+    at start-up by ``vericlaim serve``, ``vericlaim worker`` and ``create_app``."""
 
     @classmethod
     def from_settings(
