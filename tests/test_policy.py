@@ -144,3 +144,11 @@ def test_a_photo_of_a_screen_blocks_an_approval() -> None:
         {"m": [_f("reference_match.same_product"), _f("recapture.periodic_pattern")]}
     )
     assert decision.action == "request_more_evidence"
+
+
+def test_a_near_exact_copy_inside_the_photo_goes_to_a_person_a_weaker_one_asks_for_more() -> None:
+    policy = load_policy()
+    strong = policy.decide({"m": [_f("copy_move.duplicated_region", score=0.8)]})
+    weak = policy.decide({"m": [_f("copy_move.duplicated_region", score=0.6)]})
+    assert (strong.verdict, strong.action) == ("review", "human_review")
+    assert (weak.verdict, weak.action) == ("inconclusive", "request_more_evidence")
