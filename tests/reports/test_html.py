@@ -286,3 +286,18 @@ def test_cli_writes_the_report(tmp_path: Path) -> None:
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     assert "claim.jpg" in html and "listing.jpg" in html
     assert len(_images(html)) >= 3
+
+
+def test_every_no_reference_analyzer_heatmap_is_drawn(claim) -> None:
+    """The real analyzers, run without a reference: each one that returns a heatmap gets its
+    own overlay card, named by analyzer and reason code."""
+    from vericlaim.analyzers.registry import default_analyzers
+    from vericlaim.check import check_claim
+
+    analyzers = [a for a in default_analyzers() if a.name != "reference_match"]
+    result = check_claim([claim], [], analyzers=analyzers)
+    html = render_report(result)
+    drawn = [f for f in result.findings[claim.media_id] if f.heatmap is not None]
+    assert {f.analyzer for f in drawn} >= {"copy_move", "noise", "recapture"}
+    for f in drawn:
+        assert str(escape(f"{f.analyzer} · {f.reason_code}")) in html
