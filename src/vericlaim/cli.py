@@ -155,6 +155,7 @@ def _add_service_commands() -> None:
     app.add_typer(cli_service.claims_app)
     app.add_typer(cli_service.audit_app)
     app.add_typer(cli_service.keys_app)
+    app.add_typer(cli_service.fraud_app)
 
 
 _add_service_commands()

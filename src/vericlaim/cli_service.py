@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from vericlaim.cases.model import Actor, ServiceContext
 
-__all__ = ["audit_app", "claims_app", "keys_app", "serve", "worker"]
+__all__ = ["audit_app", "claims_app", "fraud_app", "keys_app", "serve", "worker"]
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -307,3 +307,100 @@ def claims_list(
     for claim in claims:
         row = {k: claim.__getattribute__(k) for k in ("id", "state", "claim_type", "amount_fen")}
         sys.stdout.write(json.dumps({**row, "created_at": claim.created_at.isoformat()}) + "\n")
+
+
+fraud_app = typer.Typer(
+    name="fraud",
+    help="Confirmed-fraud records shared with the consortium (signed JSON Lines).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@fraud_app.command("export")
+def fraud_export(
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only decisions at or after this ISO 8601 time (UTC)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the lines here instead of stdout.")
+    ] = None,
+) -> None:
+    """Export every claim confirmed as fabricated evidence, one signed record a line."""
+    from datetime import UTC, datetime
+
+    from vericlaim.cases.fraud_records import export_records
+
+    start = None
+    if since is not None:
+        try:
+            start = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            _fail(f"--since {since!r}: not an ISO 8601 time", EXIT_BAD_INPUT)
+        assert start is not None
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    sessions, ctx = _open()
+    settings = ctx.settings
+    try:
+        lines = list(
+            export_records(
+                sessions,
+                since=start,
+                signing_key=settings.fraud_signing_key.get_secret_value(),
+                key_id=settings.fraud_key_id,
+                issuer=settings.fraud_issuer,
+            )
+        )
+    except VericlaimError as exc:
+        _fail(str(exc))
+    text = "".join(line + "\n" for line in lines)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{out}: cannot write ({exc.strerror or exc})", EXIT_BAD_INPUT)
+    typer.echo(f"exported {len(lines)} records", err=True)
+
+
+@fraud_app.command("import")
+def fraud_import(
+    file: Annotated[Path, typer.Argument(help="A JSON Lines file from `fraud export`.")],
+) -> None:
+    """Verify and store another platform's records; bad lines are reported and skipped."""
+    from vericlaim.cases.fraud_records import import_records
+
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _fail(f"{file}: cannot read ({why})", EXIT_BAD_INPUT)
+    sessions, ctx = _open()
+    try:
+        report = import_records(
+            sessions, lines, trusted_keys=ctx.settings.fraud_trusted_keys, now=ctx.now()
+        )
+    except VericlaimError as exc:
+        _fail(str(exc))
+    for number, why in report.rejected:
+        typer.echo(f"{file}:{number}: rejected: {why}", err=True)
+    typer.echo(
+        f"imported {report.accepted} records, {report.duplicates} already held, "
+        f"{len(report.rejected)} rejected"
+    )
+
+
+@fraud_app.command("public-key")
+def fraud_public_key() -> None:
+    """Print the key id and the public key that verify this platform's records."""
+    from vericlaim.cases.fraud_records import public_key_b64
+    from vericlaim.settings import get_settings
+
+    settings = get_settings()
+    try:
+        key = public_key_b64(settings.fraud_signing_key.get_secret_value())
+    except VericlaimError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps({settings.fraud_key_id: key}))

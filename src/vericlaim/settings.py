@@ -19,10 +19,12 @@ __all__ = ["DEVELOPMENT_SECRETS", "Settings", "get_settings"]
 DEVELOPMENT_CONSORTIUM_KEY = "vericlaim-development-consortium-key"
 DEVELOPMENT_ENCRYPTION_KEYS = "dev:GflLwPXO8a6vRNIV4LBpGgwCVsDvdNGYyisuUKx9nuE="
 DEVELOPMENT_WEBHOOK_SIGNING_KEY = "vericlaim-development-webhook-signing-key"
+DEVELOPMENT_FRAUD_SIGNING_KEY = "ooCKGLdd9ZsJ9zY7DQNc/xh4vj0tquG9F/T/GAAVzOw="
 DEVELOPMENT_SECRETS = {
     "consortium_key": DEVELOPMENT_CONSORTIUM_KEY,
     "encryption_keys": DEVELOPMENT_ENCRYPTION_KEYS,
     "webhook_signing_key": DEVELOPMENT_WEBHOOK_SIGNING_KEY,
+    "fraud_signing_key": DEVELOPMENT_FRAUD_SIGNING_KEY,
 }
 """Secrets that are public (they are in this file): fine on a laptop, refused in production."""
 
@@ -174,6 +176,31 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Time allowed to a subscriber to answer one delivery."
+    )
+
+    fraud_issuer: str = Field(
+        default="vericlaim-development",
+        min_length=1,
+        max_length=100,
+        description="This platform's name in the confirmed-fraud records it exports "
+        "(`vericlaim fraud export`); unique within the consortium.",
+    )
+    fraud_signing_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_FRAUD_SIGNING_KEY),
+        description="Ed25519 private key (the 32-byte seed, base64) that signs exported "
+        "confirmed-fraud records; other platforms verify with its public key.",
+    )
+    fraud_key_id: str = Field(
+        default="dev",
+        min_length=1,
+        max_length=100,
+        description="Id of fraud_signing_key, written into every exported record; other "
+        "platforms list the public key under this id in fraud_trusted_keys.",
+    )
+    fraud_trusted_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Ed25519 public keys (32 bytes, base64) accepted on import of "
+        'confirmed-fraud records, by key id, as JSON: {"<key id>": "<base64>"}.',
     )
 
     @model_validator(mode="after")

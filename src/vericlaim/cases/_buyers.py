@@ -11,7 +11,7 @@ from vericlaim.cases.workflow import Role
 from vericlaim.errors import NotFound
 from vericlaim.storage import audit
 from vericlaim.storage.crypto import identity_hash
-from vericlaim.storage.tables import Buyer, Claim, Decision, new_id
+from vericlaim.storage.tables import Buyer, Claim, Decision, ExternalFraudRecord, new_id
 
 __all__ = [
     "buyer_contact",
@@ -112,8 +112,10 @@ def reencrypt_buyer_contacts(session: Session, ctx: ServiceContext, *, batch: in
 def buyer_history(
     session: Session, ctx: ServiceContext, actor: Actor, buyer_id: str
 ) -> BuyerHistory:
-    """Claims, refund-only rate, confirmed fabricated evidence and amounts for one buyer;
-    ``escalate`` once the fabricated amount reaches ``fraud_escalation_fen``."""
+    """Claims, refund-only rate, confirmed fabricated evidence and amounts for one buyer,
+    with the confirmed-fraud records imported from other platforms for the same keyed
+    identity; ``escalate`` once both fabricated amounts together reach
+    ``fraud_escalation_fen``."""
     require_role(
         actor, Role.REVIEWER, Role.ADMIN, Role.PLATFORM, Role.SYSTEM, action="reading a history"
     )
@@ -150,6 +152,13 @@ def buyer_history(
         )
     ).one()
     fabricated_count, fabricated_fen = int(fabricated[0]), int(fabricated[1])
+    external = session.execute(
+        select(
+            func.count(ExternalFraudRecord.id),
+            func.coalesce(func.sum(ExternalFraudRecord.amount_fen), 0),
+        ).where(ExternalFraudRecord.identity_hash == buyer.identity_hash)
+    ).one()
+    external_count, external_fen = int(external[0]), int(external[1])
     return BuyerHistory(
         buyer_id=buyer.id,
         identity_hash=buyer.identity_hash,
@@ -159,5 +168,7 @@ def buyer_history(
         confirmed_fabricated=fabricated_count,
         fabricated_amount_fen=fabricated_fen,
         cumulative_amount_fen=cumulative,
-        escalate=fabricated_fen >= ctx.settings.fraud_escalation_fen > 0,
+        escalate=fabricated_fen + external_fen >= ctx.settings.fraud_escalation_fen > 0,
+        external_fabricated=external_count,
+        external_fabricated_amount_fen=external_fen,
     )

@@ -373,7 +373,12 @@ class BuyerHistory:
     fabricated_amount_fen: int
     cumulative_amount_fen: int
     escalate: bool
-    """``True`` when the fabricated amount reached ``fraud_escalation_fen``."""
+    """``True`` when the fabricated amount, this platform's and other platforms' together,
+    reached ``fraud_escalation_fen``."""
+    external_fabricated: int = 0
+    """Confirmed-fraud records imported from other platforms for the same keyed identity."""
+    external_fabricated_amount_fen: int = 0
+    """Their amount, in fen; ``fabricated_amount_fen`` counts this platform's claims only."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ __all__ = [
     "Clock",
     "Decision",
     "EvidenceRequest",
+    "ExternalFraudRecord",
     "Merchant",
     "MerchantResponse",
     "Order",
@@ -358,6 +359,26 @@ class Decision(Base):
     fabricated_evidence: Mapped[bool] = mapped_column(Boolean, default=False)
     decided_by: Mapped[str] = mapped_column(String(40))
     decided_at: Mapped[datetime]
+
+
+class ExternalFraudRecord(Base):
+    """A confirmed-fraud record imported from a consortium platform, signature verified.
+
+    Only keyed hashes and fingerprints: the buyer's consortium hash, the issuer's claim id,
+    the amount and reason codes; ``record_json`` is the signed line as received."""
+
+    __tablename__ = "external_fraud_records"
+    __table_args__ = (UniqueConstraint("issuer", "claim_ref"),)
+    id: Mapped[str] = _id()
+    issuer: Mapped[str] = mapped_column(String(100))
+    claim_ref: Mapped[str] = mapped_column(String(100))
+    identity_hash: Mapped[str] = mapped_column(String(64), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    decided_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(100))
+    record_json: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime]
 
 
 class Appeal(Base):
