@@ -38,6 +38,7 @@ from vericlaim.analyzers._ela import (
     luma,
     plain_ela,
 )
+from vericlaim.analyzers._orientation import as_stored, upright_map
 from vericlaim.analyzers.base import Analyzer, AnalyzerConfig, ClaimContext
 from vericlaim.analyzers.finding import Finding, Region
 from vericlaim.analyzers.registry import register
@@ -88,7 +89,7 @@ class ElaAnalyzer(Analyzer):
         details: dict[str, Any] = {"format": media.format}
         own: np.ndarray | None = None
         if media.format == "jpeg":
-            rgb = _as_stored(rgb, media.orientation)
+            rgb = as_stored(rgb, media.orientation)
             offset = (0, 0)
             tables = media.metadata.jpeg_quant_tables
             if tables and len(tables[0]) == 64:
@@ -146,7 +147,7 @@ class ElaAnalyzer(Analyzer):
         full_regions = [
             _orient_region(r, offset, media, stored=media.format == "jpeg") for r in regions
         ]
-        heatmap = _orient_map(heat, media.orientation if media.format == "jpeg" else 1)
+        heatmap = upright_map(heat, media.orientation if media.format == "jpeg" else 1)
         details["regions"] = len(full_regions)
         if score >= 0.5 and full_regions:
             return [
@@ -273,34 +274,6 @@ def _score(excess: float, flag_excess: float) -> float:
     if excess <= 0:
         return 0.0
     return float(1.0 - 0.5 ** ((excess / flag_excess) ** 2))
-
-
-def _as_stored(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Undo the EXIF orientation: the JPEG grid lives on the stored pixels."""
-    undo = {
-        2: lambda p: p[:, ::-1],
-        3: lambda p: p[::-1, ::-1],
-        4: lambda p: p[::-1],
-        5: lambda p: p.transpose(1, 0, 2),
-        6: lambda p: np.rot90(p, 1),
-        7: lambda p: p[::-1, ::-1].transpose(1, 0, 2),
-        8: lambda p: np.rot90(p, -1),
-    }.get(orientation)
-    return np.ascontiguousarray(undo(pixels)) if undo else pixels
-
-
-def _orient_map(grid: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply the EXIF orientation to a map computed on the stored grid."""
-    turn = {
-        2: lambda p: p[:, ::-1],
-        3: lambda p: p[::-1, ::-1],
-        4: lambda p: p[::-1],
-        5: lambda p: p.T,
-        6: lambda p: np.rot90(p, -1),
-        7: lambda p: p[::-1, ::-1].T,
-        8: lambda p: np.rot90(p, 1),
-    }.get(orientation)
-    return np.ascontiguousarray(turn(grid) if turn else grid, dtype=np.float32)
 
 
 def _orient_region(

@@ -32,6 +32,7 @@ from vericlaim.analyzers._jpeg_dq import (
     zigzag_order,
 )
 from vericlaim.analyzers._jpeg_tables import describe_tables, ijg_table
+from vericlaim.analyzers._orientation import upright_map
 from vericlaim.analyzers.base import Analyzer, AnalyzerConfig, ClaimContext
 from vericlaim.analyzers.finding import Finding, Region
 from vericlaim.analyzers.registry import register
@@ -130,7 +131,7 @@ class JpegDqAnalyzer(Analyzer):
             Region(*_orient_box(b, w, h, orientation), label="edit", score=round(s, 3))
             for b, s in boxes[: config.max_regions]
         ]
-        heatmap = _orient_map(_full_grid(heat, h, w), orientation)
+        heatmap = upright_map(_full_grid(heat, h, w), orientation)
         confidence = _confidence(plane, adq, grid)
         quality = details.get("quality", "?")
         if score >= 0.5 and kind == "double_quantization":
@@ -398,20 +399,6 @@ def _full_grid(blocks: np.ndarray, h: int, w: int) -> np.ndarray:
         return np.zeros((max(rows, 1), max(cols, 1)), np.float32)
     out = np.pad(blocks, ((0, rows - blocks.shape[0]), (0, cols - blocks.shape[1])), mode="edge")
     return np.ascontiguousarray(out, np.float32)
-
-
-def _orient_map(grid: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn a map in stored orientation upright, as the loader turns the pixels."""
-    turned = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.T,
-        6: lambda a: np.rot90(a, k=-1),
-        7: lambda a: a[::-1, ::-1].T,
-        8: lambda a: np.rot90(a, k=1),
-    }.get(orientation, lambda a: a)(grid)
-    return np.ascontiguousarray(turned, np.float32)
 
 
 def _orient_box(

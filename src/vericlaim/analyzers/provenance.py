@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from vericlaim.analyzers._dwtdct import MIN_PIXELS, detect_marks
+from vericlaim.analyzers._orientation import as_stored
 from vericlaim.analyzers._provenance_c2pa import c2pa_signals, c2pa_tool_fields
 from vericlaim.analyzers._provenance_common import Signal, clean_text, source_type_kind
 from vericlaim.analyzers._provenance_generators import (
@@ -359,7 +360,7 @@ def _watermark_signals(
         return []
     frame = media.frames[0]
     pixels = frame.pixels if frame.scale == 1.0 else media.full_pixels()
-    matches = detect_marks(_as_stored(np.asarray(pixels), media.orientation))
+    matches = detect_marks(as_stored(np.asarray(pixels), media.orientation))
     if not matches:
         notes["watermark"] = "skipped: image too small"
         return []
@@ -386,22 +387,6 @@ def _watermark_signals(
             confidence=best.bit_agreement,
         )
     ]
-
-
-def _as_stored(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Undo the EXIF orientation the loader applied: the mark lives on the stored grid."""
-    if orientation == 6:  # shown rotated 90 degrees clockwise
-        return np.rot90(pixels, 1)
-    if orientation == 8:  # shown rotated 90 degrees counter-clockwise
-        return np.rot90(pixels, -1)
-    undo = {
-        2: lambda p: p[:, ::-1],
-        3: lambda p: p[::-1, ::-1],
-        4: lambda p: p[::-1],
-        5: lambda p: p.transpose(1, 0, 2),
-        7: lambda p: p[::-1, ::-1].transpose(1, 0, 2),
-    }.get(orientation)
-    return np.ascontiguousarray(undo(pixels)) if undo else pixels
 
 
 def _watermark_skip(media: Evidence, config: ProvenanceConfig) -> str | None:
