@@ -7,6 +7,8 @@ from typing import Any
 from tests.api.conftest import Api, doctored_photo, listing_photo, open_shop, submit
 from tests.conftest import encode, textured_image
 from vericlaim.cases import jobs
+from vericlaim.storage.db import transaction
+from vericlaim.storage.tables import ExternalFraudRecord
 
 
 def _run_workers(api: Api) -> int:
@@ -146,3 +148,33 @@ def test_pagination_and_filters(api: Api) -> None:
     assert len(page) == 2 and len(rest) == 1
     bad = api.client.get("/claims", params={"state": "nonsense"}, headers=api.auth("platform"))
     assert bad.status_code == 422
+
+
+def test_buyer_history_shows_fraud_records_imported_from_other_platforms(api: Api) -> None:
+    shop = open_shop(api)
+    c = api.client
+    before = c.get(f"/buyers/{shop.buyer_id}/history", headers=api.auth("reviewer")).json()
+    assert before["external_fabricated"] == 0 and before["external_fabricated_amount_fen"] == 0
+    assert before["escalate"] is False
+    now = api.db.clock()
+    with transaction(api.db.sessions) as s:
+        for n, fen in enumerate((120_000, 190_000)):
+            s.add(
+                ExternalFraudRecord(
+                    id=f"ext-{n}",
+                    issuer="platform-b",
+                    claim_ref=f"b-claim-{n}",
+                    identity_hash=before["identity_hash"],
+                    amount_fen=fen,
+                    currency="CNY",
+                    decided_at=now,
+                    key_id="platform-b-2026",
+                    record_json="{}",
+                    imported_at=now,
+                )
+            )
+    after = c.get(f"/buyers/{shop.buyer_id}/history", headers=api.auth("reviewer")).json()
+    assert after["external_fabricated"] == 2
+    assert after["external_fabricated_amount_fen"] == 310_000
+    assert after["fabricated_amount_fen"] == 0  # this platform's own claims only
+    assert after["escalate"] is True  # 3,100 CNY from the other platform reaches 3,000 CNY

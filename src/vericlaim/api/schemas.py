@@ -230,6 +230,14 @@ class BuyerHistoryPublic(BaseModel):
     fabricated_amount_fen: int
     cumulative_amount_fen: int
     escalate: bool
+    external_fabricated: int = Field(
+        0, description="Confirmed-fraud records imported from other platforms for this buyer."
+    )
+    external_fabricated_amount_fen: int = Field(
+        0,
+        description="Their amount in fen; fabricated_amount_fen counts this platform's only. "
+        "escalate is true once both together reach the escalation threshold.",
+    )
 
     @classmethod
     def of(cls, view: BuyerHistory) -> BuyerHistoryPublic:
