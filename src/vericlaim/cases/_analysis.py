@@ -13,13 +13,14 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vericlaim.cases._access import check_claim_access
 from vericlaim.cases._moves import facts_for, load_claim, move
-from vericlaim.cases._reuse import REUSE_REASON, PhotoToCheck
+from vericlaim.cases._reuse import REUSE_REASON, PhotoToCheck, exact_copies_in_database
 from vericlaim.cases.model import Actor, AnalysisView, ServiceContext
 from vericlaim.cases.workflow import (
     SUSPICIOUS_VERDICTS,
@@ -207,6 +208,11 @@ def record_analysis(
     Suspicious evidence pauses any automatic refund for good and, when a merchant clock
     is running, extends it. A photo reused from another claim does the same and sends
     the claim to a person: never to automatic approval nor back to the buyer first.
+
+    With reuse detection on, exact copies of the claim's photos uploaded earlier by other
+    claims are looked up in the database here as well (in this transaction) and added to
+    ``duplicates`` before the verdict is stored: a match another process's index has not
+    seen yet is not lost.
     """
     now = now or ctx.now()
     claim = load_claim(session, claim_id)
@@ -224,6 +230,12 @@ def record_analysis(
         ):
             row.fingerprint = result.fingerprints[row.id]
     duplicates = verdict.get("duplicates") or []
+    if ctx.reuse is not None:
+        # Exact copies from the database too: another process's index may not hold them
+        # yet (both claims analysed at the same moment).
+        duplicates = verdict["duplicates"] = duplicates + exact_copies_in_database(
+            session, claim.id, _claim_media_ids(verdict), duplicates
+        )
     analysis = Analysis(
         id=new_id("ana"),
         claim_id=claim.id,
@@ -271,6 +283,15 @@ def record_analysis(
         },
     )
     return AnalysisView.of(analysis)
+
+
+def _claim_media_ids(verdict: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The verdict's media ids of the claim's photos (not the references), by sha256."""
+    ids: dict[str, list[str]] = {}
+    for m in verdict.get("media") or []:
+        if m.get("role") in ("claim", "reshoot"):
+            ids.setdefault(m["sha256"], []).append(m["media_id"])
+    return ids
 
 
 def _extend_merchant_clock(session: Session, ctx: ServiceContext, claim: Claim) -> None:
