@@ -142,3 +142,36 @@ def test_a_near_exact_region_does_not_vouch_for_approval(listing: np.ndarray) ->
     (f,) = ReferenceMatchAnalyzer(strict).analyze(c, ClaimContext((c,), (r,)))
     assert f.reason_code == "reference_match.same_product"
     assert "pasted_region_doubt" in f.details and f.confidence < 0.5
+
+
+def test_a_faint_broad_stain_is_still_localized(listing: np.ndarray) -> None:
+    # A stain too faint for any single pixel to stand out, but wide: the soft-region pass
+    # finds it where the per-pixel pass does not.
+    out = listing.astype(np.float32)
+    mask = np.zeros(listing.shape[:2], np.float32)
+    cv2.ellipse(mask, (300, 380), (110, 80), 20, 0, 360, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 25)[..., None]
+    fake = np.clip(out * (1 - 0.25 * mask), 0, 255).astype(np.uint8)
+    claim = cv2.resize(fake, (1000, 750), interpolation=cv2.INTER_AREA)
+    f = _check(encode(claim, quality=75), encode(listing, quality=95))
+    assert f.reason_code == "reference_match.local_edit"
+    cx, cy = 300 * 1000 / 800, 380 * 750 / 600
+    assert any(r.x <= cx <= r.x + r.w and r.y <= cy <= r.y + r.h for r in f.regions)
+    assert sum(r.w * r.h for r in f.regions) < 0.2 * 1000 * 750
+
+
+def test_soft_regions_stand_out_of_the_photos_own_residual() -> None:
+    from vericlaim.analyzers._regions import soft_regions
+
+    rng = np.random.default_rng(5)
+    z = rng.gamma(1.0, 0.5, (300, 400)).astype(np.float32)
+    z[::37, :] = 9.0  # sharp lines (resampled edges): strong, but thin
+    valid = np.ones(z.shape, bool)
+    boxes, heat = soft_regions(z, valid, to_full=2.0)
+    assert boxes == [] and heat.shape == z.shape
+    z[100:160, 200:290] += 3.5  # a broad, faint raise
+    boxes, _ = soft_regions(z, valid, to_full=2.0)
+    assert len(boxes) == 1
+    b = boxes[0]
+    assert b.x <= 2 * 210 and b.x + b.w >= 2 * 280 and b.y <= 2 * 110 and b.y + b.h >= 2 * 150
+    assert b.w * b.h < 4 * (2 * 90) * (2 * 60)

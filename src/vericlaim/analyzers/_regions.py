@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Box", "Component", "edit_regions", "largest_component"]
+__all__ = ["Box", "Component", "edit_regions", "largest_component", "soft_regions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +107,64 @@ def edit_regions(
     heat[~keep_mask] *= 0.3
     boxes.sort(key=lambda b: -b.w * b.h)
     return boxes[:max_regions], heat
+
+
+def soft_regions(
+    zmap: np.ndarray,
+    valid: np.ndarray,
+    *,
+    to_full: float,
+    z_floor: float = 3.0,
+    robust_sigmas: float = 8.0,
+    window: float = 1 / 40,
+    clip: float = 8.0,
+    min_area: float = 0.002,
+    max_share: float = 0.3,
+) -> tuple[list[Box], np.ndarray]:
+    """Broad, soft changes that no single pixel shows: a faint stain or a smooth inpainted
+    patch raises the residual a little over a wide area, below any per-pixel threshold that
+    resampling along edges can also reach.
+
+    The residual is averaged over a window (``window`` of the short side; each pixel clipped
+    at ``clip`` so that one sharp edge cannot carry a window), and the photo's own averaged
+    residual sets the bar, as in constant-false-alarm-rate detection: a region must stand
+    ``robust_sigmas`` robust standard deviations (1.4826 x MAD) above the median, and at
+    least ``z_floor`` noise units, over ``min_area`` of the frame. Returns boxes in
+    full-resolution pixels and a heatmap in [0, 1] at comparison resolution.
+    """
+    h, w = zmap.shape
+    r = max(3, round(min(h, w) * window) | 1)
+    inside = valid.astype(np.float32)
+    total = cv2.blur(np.minimum(zmap, clip) * inside, (r, r))
+    weight = cv2.blur(inside, (r, r))
+    mean = np.where(weight > 0.5, total / np.maximum(weight, 1e-6), 0.0).astype(np.float32)
+    values = mean[valid]
+    if values.size < 100:
+        return [], np.zeros((h, w), np.float32)
+    median = float(np.median(values))
+    spread = 1.4826 * float(np.median(np.abs(values - median)))
+    bar = max(z_floor, median + robust_sigmas * spread)
+    seeds = (mean > bar) & valid
+    grown = ((mean > 0.7 * bar) & valid).astype(np.uint8)
+    heat = np.clip(mean / (2 * bar), 0.0, 1.0).astype(np.float32)
+    if not seeds.any():
+        return [], heat * 0.3
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    counts = np.bincount(labels[seeds], minlength=n)
+    boxes: list[Box] = []
+    kept = np.zeros((h, w), bool)
+    for i in np.flatnonzero(counts >= max(min_area * h * w, 10.0)):
+        if i == 0:
+            continue
+        x, y, bw, bh, _ = (int(v) for v in stats[i])
+        if bw * bh > max_share * h * w:
+            continue  # most of the frame: light or a filter, not a local edit
+        strength = float(mean[labels == i].max())
+        boxes.append(Box(x, y, bw, bh, min(1.0, strength / (2 * bar))).scaled(to_full))
+        kept |= labels == i
+    heat[~kept] *= 0.3
+    boxes.sort(key=lambda b: -b.w * b.h)
+    return boxes, heat
 
 
 def largest_component(grid: np.ndarray, block_size: int = 16) -> Component | None:

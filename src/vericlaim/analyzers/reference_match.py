@@ -28,7 +28,7 @@ from vericlaim.analyzers._align import (
     to_gray,
 )
 from vericlaim.analyzers._compare import Comparison, compare, region_consistency, warp_reference
-from vericlaim.analyzers._regions import Box, edit_regions, largest_component
+from vericlaim.analyzers._regions import Box, edit_regions, largest_component, soft_regions
 from vericlaim.analyzers.base import Analyzer, AnalyzerConfig, ClaimContext
 from vericlaim.analyzers.finding import Finding, Region
 from vericlaim.analyzers.registry import register
@@ -237,6 +237,11 @@ def match_frames(
             min_area=cfg.min_edit_area,
             to_full=to_full,
         )
+        if not boxes:
+            # Nothing sharp: look for a broad, faint change (a soft stain, a smooth patch).
+            soft, soft_heat = soft_regions(comparison.zmap, comparison.valid, to_full=to_full)
+            if soft:
+                boxes, heat = soft, soft_heat
         if boxes:
             relation = "local_edit"
         elif comparison.colour_change >= cfg.filter_change:
@@ -361,7 +366,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.0.0"
+    version = "1.1.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
