@@ -126,12 +126,16 @@ def compute_analysis(
     inputs: AnalysisInputs,
     *,
     progress: Callable[[str], None] | None = None,
+    session: Session | None = None,
 ) -> CheckResult:
-    """Run the core check on the stored bytes (each re-hashed on read). No database.
+    """Run the core check on the stored bytes (each re-hashed on read). No database but
+    the reuse index's catch-up.
 
     With a reuse index in ``ctx``, each claim photo is also looked up there (and then
     added): the verdict's ``duplicates`` lists the other claims it was used in, and the
-    result is an :class:`AnalysisResult` carrying the fingerprints to store.
+    result is an :class:`AnalysisResult` carrying the fingerprints to store. Before the
+    look-up the index catches up with the photos other processes analysed, through
+    ``session`` when the caller holds a transaction, in one of its own otherwise.
     """
     taken: set[str] = set()
 
@@ -162,7 +166,7 @@ def compute_analysis(
         for stored, evidence in zip(inputs.claim_media, claim_media, strict=True)
         if (photo := _photo_to_check(inputs, stored, evidence)) is not None
     ]
-    result.verdict["duplicates"] = ctx.reuse.check_and_add(photos)
+    result.verdict["duplicates"] = ctx.reuse.check_and_add(photos, session=session)
     return AnalysisResult(
         result.verdict,
         result.claim_media,
@@ -313,7 +317,7 @@ def run_analysis(session: Session, ctx: ServiceContext, claim_id: str) -> Analys
     claim = load_claim(session, claim_id)
     if claim.state == ClaimState.RECEIVED:
         move(session, ctx, claim, Event.START_ANALYSIS, Actor.system("analysis"))
-    result = compute_analysis(ctx, analysis_inputs(session, claim_id))
+    result = compute_analysis(ctx, analysis_inputs(session, claim_id), session=session)
     return record_analysis(session, ctx, claim_id, result)
 
 

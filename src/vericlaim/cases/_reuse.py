@@ -110,11 +110,18 @@ class ClaimReuse:
         log.info("reuse index rebuilt from %d stored claim photos", len(rows))
         return cls(ReuseIndex.rebuild(rows), sessions=sessions, watermark=watermark)
 
-    def check_and_add(self, photos: Sequence[PhotoToCheck]) -> list[dict[str, Any]]:
-        """Search every photo of one claim, then index them; the verdict's duplicates."""
+    def check_and_add(
+        self, photos: Sequence[PhotoToCheck], *, session: Session | None = None
+    ) -> list[dict[str, Any]]:
+        """Search every photo of one claim, then index them; the verdict's duplicates.
+
+        The catch-up with the database reads through ``session`` when the caller is
+        already inside a transaction (on SQLite a second transaction would wait for the
+        caller's write lock), in a transaction of its own otherwise.
+        """
         duplicates: list[dict[str, Any]] = []
         with self._lock:
-            self._catch_up()
+            self._catch_up(session)
             for photo in photos:
                 decision = detect_reuse(
                     photo.fingerprint,
@@ -128,14 +135,18 @@ class ClaimReuse:
                 self.index.add(photo.record, photo.fingerprint)
         return duplicates
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, session: Session | None) -> None:
         """Index the photos other processes analysed since the watermark (lock held)."""
         if self._sessions is None:
             return
         since = None if self._watermark is None else self._watermark - CATCH_UP_MARGIN
         try:
-            with transaction(self._sessions) as session:
-                watermark, rows = _stored_fingerprints(session, since=since, known=self.index)
+            if session is None:
+                with transaction(self._sessions) as own:
+                    watermark, rows = _stored_fingerprints(own, since=since, known=self.index)
+            else:  # a savepoint: a failed read leaves the caller's transaction usable
+                with session.begin_nested():
+                    watermark, rows = _stored_fingerprints(session, since=since, known=self.index)
         except SQLAlchemyError:
             log.exception("reuse index: catch-up with the database failed; searching as it is")
             return
