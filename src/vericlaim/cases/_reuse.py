@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, exists, func, or_, select
+from sqlalchemy import Row, Select, and_, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -200,10 +200,10 @@ def _stored_fingerprints(
     watermark = session.scalar(select(func.max(Analysis.created_at)))
     query = _media_records().where(ClaimMedia.fingerprint.is_not(None))
     if since is not None:
-        analysed = exists().where(
-            Analysis.claim_id == ClaimMedia.claim_id, Analysis.created_at >= since
-        )
-        query = query.where(analysed)
+        # Driven from the recent analyses (claim_media is then reached by its claim_id
+        # index), not a scan of every stored fingerprint.
+        analysed = select(Analysis.claim_id).where(Analysis.created_at >= since)
+        query = query.where(ClaimMedia.claim_id.in_(analysed))
     rows: list[tuple[ReuseRecord, Fingerprint]] = []
     skipped = 0
     for row in session.execute(query.order_by(ClaimMedia.uploaded_at, ClaimMedia.id)):
