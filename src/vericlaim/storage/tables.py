@@ -285,7 +285,8 @@ class Analysis(Base):
     policy_version: Mapped[str] = mapped_column(String(40))
     analyzer_versions: Mapped[dict[str, Any]]
     media_hashes: Mapped[list[Any]]
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    """Indexed: the reuse index of each process catches up by a range read on it."""
 
 
 class AnalysisJob(Base):
