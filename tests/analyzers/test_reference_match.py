@@ -175,3 +175,89 @@ def test_soft_regions_stand_out_of_the_photos_own_residual() -> None:
     b = boxes[0]
     assert b.x <= 2 * 210 and b.x + b.w >= 2 * 280 and b.y <= 2 * 110 and b.y + b.h >= 2 * 150
     assert b.w * b.h < 4 * (2 * 90) * (2 * 60)
+
+
+def _studio_fruit(seed: int, light: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A studio listing photo of a smooth product (a yellow fruit with a speckled skin) on
+    a plain background, and its mask. ``seed`` draws the skin; ``light`` moves the lamp."""
+    rng = np.random.default_rng(seed)
+    h, w = 480, 640
+    mask = np.zeros((h, w), np.float32)
+    cv2.ellipse(mask, (320, 250), (210, 120), -15, 0, 360, 1.0, -1)
+    cv2.circle(mask, (130, 300), 14, 1.0, -1)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    shade = 0.75 + 0.25 * np.cos((xx - 250 - 120 * light) / 140) * np.cos((yy - 200) / 160)
+    blotch = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 9)
+    speckle = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 2)
+    skin = 1 + 0.18 * blotch / np.abs(blotch).max() + 0.25 * speckle / np.abs(speckle).max()
+    body = np.array([230, 190, 40], np.float32) * (shade * skin)[..., None]
+    body[cv2.circle(np.zeros((h, w), np.uint8), (130, 300), 14, 1, -1) > 0] = (90, 60, 30)
+    img = np.where(mask[..., None] > 0, body, np.float32(250))
+    img += rng.normal(0, 1.5, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8), mask
+
+
+def _pasted_into_a_scene(
+    product: np.ndarray, mask: np.ndarray, *, at: tuple[int, int], scale: float
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The product cut out along its mask, mirrored, resized and pasted into a busy scene."""
+    scene = textured_image(1000, 760, seed=33)
+    ys, xs = np.nonzero(mask)
+    sl = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    patch = np.ascontiguousarray(product[sl][:, ::-1])
+    alpha = np.ascontiguousarray(mask[sl][:, ::-1])
+    patch = cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    size = (patch.shape[1], patch.shape[0])
+    alpha = cv2.GaussianBlur(cv2.resize(alpha, size), (0, 0), 1.0)[..., None]
+    x, y = at
+    under = scene[y : y + size[1], x : x + size[0]].astype(np.float32)
+    scene[y : y + size[1], x : x + size[0]] = np.clip(
+        patch * alpha + under * (1 - alpha), 0, 255
+    ).astype(np.uint8)
+    return scene, (x, y, size[0], size[1])
+
+
+def test_a_smooth_product_cut_from_a_studio_photo_is_found_by_the_product_search() -> None:
+    listing_photo, mask = _studio_fruit(7)
+    claim, (x, y, w, h) = _pasted_into_a_scene(listing_photo, mask, at=(380, 300), scale=0.8)
+    reference = encode(listing_photo, quality=92)
+    features_only = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(product_search=False))
+    c = load_bytes(encode(claim, quality=85), source="claim.jpg")
+    r = load_bytes(reference, source="listing.jpg", role="listing", media_id="listing.jpg")
+    (before,) = features_only.analyze(c, ClaimContext((c,), (r,)))
+    assert before.reason_code not in {f"reference_match.{d}" for d in DERIVED}
+
+    f = _check(encode(claim, quality=85), reference)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "product_search"
+    assert f.details["mirrored"] is True
+    (box,) = f.regions
+    inter_w = min(box.x + box.w, x + w) - max(box.x, x)
+    inter_h = min(box.y + box.h, y + h) - max(box.y, y)
+    assert inter_w * inter_h >= 0.6 * w * h
+    assert box.w * box.h <= 1.6 * w * h
+
+
+def test_another_photo_of_the_same_product_is_not_a_partial_copy() -> None:
+    # Same shape and colour, another skin and another lamp: the search may place it, but
+    # its pixels were not copied, so it must not come out derived.
+    listing_photo, _ = _studio_fruit(7)
+    other, other_mask = _studio_fruit(8, light=1.0)
+    claim, _ = _pasted_into_a_scene(other, other_mask, at=(380, 300), scale=0.8)
+    f = _check(encode(claim, quality=85), encode(listing_photo, quality=92))
+    assert f.reason_code not in {f"reference_match.{d}" for d in DERIVED}
+
+
+def test_product_template_needs_a_plain_background() -> None:
+    from vericlaim.analyzers._retrieve import product_template
+
+    listing_photo, mask = _studio_fruit(7)
+    template = product_template(listing_photo)
+    assert template is not None
+    ys, xs = np.nonzero(mask)
+    bx, by, bw, bh = template.box
+    assert abs(bx - xs.min()) <= 3 and abs(by - ys.min()) <= 3
+    assert abs(bw - (xs.max() - xs.min() + 1)) <= 6 and abs(bh - (ys.max() - ys.min() + 1)) <= 6
+    assert product_template(textured_image(640, 480, seed=2)) is None  # a scene
+    assert product_template(np.full((480, 640, 3), 250, np.uint8)) is None  # nothing on it
+    assert product_template(np.zeros((10, 10, 3), np.uint8)) is None

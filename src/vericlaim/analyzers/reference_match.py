@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,6 +30,7 @@ from vericlaim.analyzers._align import (
 )
 from vericlaim.analyzers._compare import Comparison, compare, region_consistency, warp_reference
 from vericlaim.analyzers._regions import Box, edit_regions, largest_component, soft_regions
+from vericlaim.analyzers._retrieve import ProductTemplate, locate_product, product_template
 from vericlaim.analyzers.base import Analyzer, AnalyzerConfig, ClaimContext
 from vericlaim.analyzers.finding import Finding, Region
 from vericlaim.analyzers.registry import register
@@ -95,6 +97,13 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """Below this, a candidate pasted region is too exact to vouch for the photo as independent
     (the match then lends no confidence towards approval)."""
     max_reference_frames: int = 12
+    product_search: bool = True
+    """When nothing derived was found, look for the product of a studio reference (plain
+    background) pasted into another scene, where local features fail: a smooth product has
+    few corners and the scene takes the detector's budget."""
+    product_search_pairs: int = 4
+    """At most this many (claim frame, reference frame) pairs, likeliest first, get the
+    product search."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +121,8 @@ class Match:
     heatmap: np.ndarray | None = None
     pasted_doubt: dict | None = None
     """A candidate pasted region that fell short of a copy but too near it to vouch for."""
+    located: dict | None = None
+    """How the product search placed the reference's product, when it did."""
 
     @property
     def strength(self) -> float:
@@ -310,12 +321,10 @@ class FeatureCache:
 
     def __init__(self, size: int = 512) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple, tuple[Features, float]] = OrderedDict()
+        self._entries: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(
-        self, key: tuple, compute: Callable[[], tuple[Features, float]]
-    ) -> tuple[Features, float]:
+    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
@@ -366,7 +375,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.1.0"
+    version = "1.2.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -409,7 +418,54 @@ class ReferenceMatchAnalyzer(Analyzer):
             deeper = self._search(media, pairs, deep=True)
             if deeper.strength > best.strength:
                 best = deeper
+        if best.relation not in DERIVED and cfg.product_search:
+            pasted = self._product_search(media, pairs[: cfg.product_search_pairs])
+            if pasted is not None:
+                best = pasted
         return [self._finding(media, best)]
+
+    def _template(self, evidence: Evidence, index: int) -> ProductTemplate | None:
+        pixels = evidence.frames[index].pixels
+        key = (evidence.sha256, index, "product", pixels.shape)
+        found: tuple[ProductTemplate | None] = FEATURES.get(
+            key, lambda: (product_template(pixels),)
+        )
+        return found[0]
+
+    def _product_search(self, media: Evidence, pairs: list) -> Match | None:
+        """The first pair whose studio product, found in the claim frame and compared there
+        as a feature alignment would be, turns out copied."""
+        cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
+        for ci, reference, ri in pairs:
+            template = self._template(reference, ri)
+            if template is None:
+                continue
+            claim_frame, reference_frame = media.frames[ci], reference.frames[ri]
+            located = locate_product(claim_frame.pixels, reference_frame.pixels, template)
+            if located is None:
+                continue
+            alignment = Alignment(
+                homography=located.homography,
+                inliers=0,
+                matches=0,
+                inlier_ratio=0.0,
+                spread=0.0,
+                mirrored=located.mirrored,
+            )
+            match = match_frames(
+                claim_frame,
+                1.0,
+                reference,
+                reference_frame,
+                1.0,
+                alignment,
+                claim_frame.scale,
+                cfg,
+            )
+            if match.relation in DERIVED:
+                how = {"score": located.score, "fit": located.fit}
+                return replace(match, located=how)
+        return None
 
     def _search(self, media: Evidence, pairs: list, *, deep: bool) -> Match:
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
@@ -465,6 +521,9 @@ class ReferenceMatchAnalyzer(Analyzer):
             details["claim_time_s"] = match.claim_frame.time_s
         if match.reference.is_video:
             details["reference_frame"] = match.reference_frame.index
+        if match.located is not None:
+            details["located_by"] = "product_search"
+            details["product_search"] = match.located
         if match.alignment is not None:
             details.update(
                 inliers=match.alignment.inliers,

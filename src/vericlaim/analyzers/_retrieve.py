@@ -1,0 +1,283 @@
+"""Pure functions that find a merchant's product, cut out of its studio photo, inside a claim
+photo of another scene: the partial copy that local features miss.
+
+Local features fail on a pasted product for two reasons: a smooth product (a banana, a
+pepper, a plain carton) has few corners, and the scene around it (paving, grass, a shelf)
+takes most of a detector's budget. A studio listing photo, however, shows its product on a
+plain background, so the product's outline is known: a masked normalised cross-correlation
+(Lewis 1995) of the product over scales and both orientations finds where it sits, and a
+masked enhanced-correlation fit (Evangelidis & Psarakis 2008) brings that rough placement
+to sub-pixel precision. Whether the pixels there were *copied* is not decided here: the
+caller compares them with the reference exactly as it does for a feature alignment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vericlaim.analyzers._align import shrink
+
+__all__ = ["Located", "ProductTemplate", "locate_product", "product_template"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductTemplate:
+    """A studio photo's product: grayscale pixels of its bounding box and the mask of the
+    product inside it, both at ``scale`` times the photo's pixels; ``box`` is the bounding
+    box ``(x, y, w, h)`` in the photo's own pixels."""
+
+    gray: np.ndarray
+    mask: np.ndarray
+    scale: float
+    box: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """Where the product sits in the claim: ``homography`` maps reference-photo pixels to
+    claim-photo pixels; ``score`` is the masked correlation of the search (-1..1) and
+    ``fit`` the enhanced correlation coefficient of the refinement (0..1)."""
+
+    homography: np.ndarray
+    score: float
+    fit: float
+    mirrored: bool
+
+
+def product_template(
+    rgb: np.ndarray,
+    *,
+    side: int = 256,
+    border_share: float = 0.9,
+    plain: float = 12.0,
+    min_share: float = 0.03,
+    max_share: float = 0.85,
+) -> ProductTemplate | None:
+    """The product of a studio photo, or ``None`` when the photo is not one.
+
+    A studio photo has a plain border: at least ``border_share`` of its border pixels
+    within ``plain`` (0..255, any channel) of the border's median colour. The product is
+    what departs from that colour (closed, small specks dropped) and must cover between
+    ``min_share`` and ``max_share`` of the frame: a photo of a scene has no single product
+    to look for.
+    """
+    h, w = rgb.shape[:2]
+    if min(h, w) < 24 or rgb.ndim != 3:
+        return None
+    b = max(2, min(h, w) // 50)
+    border = np.concatenate(
+        [
+            rgb[:b].reshape(-1, 3),
+            rgb[-b:].reshape(-1, 3),
+            rgb[:, :b].reshape(-1, 3),
+            rgb[:, -b:].reshape(-1, 3),
+        ]
+    ).astype(np.float32)
+    colour = np.median(border, axis=0)
+    off = np.abs(border - colour).max(axis=1)
+    if float(np.mean(off < plain)) < border_share:
+        return None
+    spread = float(np.median(off))
+    departs = np.abs(rgb.astype(np.float32) - colour).max(axis=2) > max(18.0, 4.0 * spread)
+    k = max(3, min(h, w) // 100) | 1
+    fg = cv2.morphologyEx(departs.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if n <= 1:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.flatnonzero(areas >= 0.05 * areas.max()) + 1
+    mask = np.isin(labels, keep)
+    share = float(mask.mean())
+    if not min_share <= share <= max_share:
+        return None
+    ys, xs = np.nonzero(mask)
+    x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    f = min(1.0, side / max(x1 - x0, y1 - y0))
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    crop: np.ndarray = mask[y0:y1, x0:x1].astype(np.float32)
+    if f < 1.0:
+        size = (max(8, round((x1 - x0) * f)), max(8, round((y1 - y0) * f)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    return ProductTemplate(
+        gray.astype(np.float32), (crop > 0.5).astype(np.uint8), f, (x0, y0, x1 - x0, y1 - y0)
+    )
+
+
+def _search(
+    image: np.ndarray,
+    template: ProductTemplate,
+    sizes: list[float],
+    mirrors: tuple[bool, ...],
+    window: tuple[int, int, int, int] | None = None,
+) -> tuple[float, int, int, float, bool]:
+    """Best masked correlation of the template over ``sizes`` (template long side in image
+    pixels) and ``mirrors``; ``window`` (x, y, w, h) limits where its top-left corner may
+    be. Returns (score, x, y, size, mirrored)."""
+    h, w = image.shape
+    th, tw = template.gray.shape
+    best = (-1.0, 0, 0, 0.0, False)
+    for mirrored in mirrors:
+        gray = template.gray[:, ::-1] if mirrored else template.gray
+        mask = template.mask[:, ::-1] if mirrored else template.mask
+        for size in sizes:
+            k = size / max(th, tw)
+            nw, nh = max(6, round(tw * k)), max(6, round(th * k))
+            if nw >= w or nh >= h:
+                continue
+            t = cv2.resize(np.ascontiguousarray(gray), (nw, nh), interpolation=cv2.INTER_AREA)
+            m = cv2.resize(np.ascontiguousarray(mask), (nw, nh), interpolation=cv2.INTER_NEAREST)
+            if int(m.sum()) < 24 or float(t[m > 0].std()) < 2.0:
+                continue  # too small or too plain to say where it is
+            if window is None:
+                region, ox, oy = image, 0, 0
+            else:
+                wx, wy, ww, wh = window
+                ox, oy = max(0, wx), max(0, wy)
+                region = image[oy : min(h, wy + wh + nh), ox : min(w, wx + ww + nw)]
+                if region.shape[0] <= nh or region.shape[1] <= nw:
+                    continue
+            scores = cv2.matchTemplate(region, t, cv2.TM_CCOEFF_NORMED, mask=m)
+            scores = np.nan_to_num(scores, nan=-1.0, posinf=-1.0, neginf=-1.0)
+            _, value, _, (x, y) = cv2.minMaxLoc(scores)
+            if value > best[0]:
+                best = (float(value), x + ox, y + oy, size, mirrored)
+    return best
+
+
+def _similarity(
+    template: ProductTemplate, x: float, y: float, size: float, mirrored: bool, f: float
+) -> np.ndarray:
+    """Reference-photo pixels -> claim pixels for a template placed at (x, y) with long
+    side ``size`` in an image ``f`` times the claim's size."""
+    bx, by, bw, bh = template.box
+    k = size / max(bw, bh) / f  # claim pixels per reference pixel
+    ox, oy = x / f, y / f
+    if mirrored:
+        return np.array([[-k, 0.0, ox + (bx + bw - 1) * k], [0.0, k, oy - by * k], [0, 0, 1.0]])
+    return np.array([[k, 0.0, ox - bx * k], [0.0, k, oy - by * k], [0, 0, 1.0]])
+
+
+def _refine(
+    claim_gray: np.ndarray,
+    reference_gray: np.ndarray,
+    mask: np.ndarray,
+    homography: np.ndarray,
+    *,
+    side: int = 256,
+    iterations: int = 50,
+) -> tuple[np.ndarray, float] | None:
+    """Masked ECC, affine: the claim around the placement against the reference product
+    (only its masked pixels count), with both at about ``side`` pixels across the product.
+    Returns the refined homography and the correlation coefficient, or ``None``."""
+    bx, by, bw, bh = cv2.boundingRect(mask)
+    k = float(np.sqrt(abs(np.linalg.det(homography[:2, :2]))))  # claim px per reference px
+    s = min(1.0, side / max(bw, bh, 1))  # reference scale for the fit
+    c = min(1.0, s / max(k, 1e-6))  # claim scale giving the product the same size
+    ref_small = cv2.resize(reference_gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    mask_small = cv2.resize(
+        mask, (ref_small.shape[1], ref_small.shape[0]), interpolation=cv2.INTER_NEAREST
+    )
+    mask_small = cv2.erode(mask_small, np.ones((3, 3), np.uint8))
+    if int(mask_small.sum()) < 64:
+        return None
+    # The claim crop around where the product was placed, with a margin for the fit.
+    corners = np.array([[bx, by], [bx + bw, by], [bx, by + bh], [bx + bw, by + bh]], np.float64)
+    placed = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), homography).reshape(-1, 2)
+    margin = 0.15 * max(np.ptp(placed[:, 0]), np.ptp(placed[:, 1]))
+    h, w = claim_gray.shape
+    x0 = int(max(0, placed[:, 0].min() - margin))
+    y0 = int(max(0, placed[:, 1].min() - margin))
+    x1 = int(min(w, placed[:, 0].max() + margin))
+    y1 = int(min(h, placed[:, 1].max() + margin))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    crop = claim_gray[y0:y1, x0:x1]
+    crop_small = shrink(crop, c) if c < 1.0 else crop
+    cs = crop_small.shape[1] / crop.shape[1]
+    to_small = np.diag([cs, cs, 1.0]) @ np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]])
+    start = to_small @ homography @ np.diag([1 / s, 1 / s, 1.0])  # small ref -> small crop
+    warp = (start / start[2, 2])[:2].astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
+    try:
+        # The reference's product is the template (only its pixels count); the claim crop
+        # is the input, whatever surrounds the product there.
+        fit, warp = cv2.findTransformECCWithMask(
+            ref_small.astype(np.float32),
+            crop_small.astype(np.float32),
+            mask_small,
+            np.full(crop_small.shape[:2], 255, np.uint8),
+            warp,
+            cv2.MOTION_AFFINE,
+            criteria,
+            3,
+        )
+    except cv2.error:
+        return None
+    refined = np.linalg.inv(to_small) @ np.vstack([warp, [0.0, 0.0, 1.0]])
+    refined = refined @ np.diag([s, s, 1.0])
+    return refined / refined[2, 2], float(fit)
+
+
+def locate_product(
+    claim_rgb: np.ndarray,
+    reference_rgb: np.ndarray,
+    template: ProductTemplate,
+    *,
+    coarse_side: int = 160,
+    fine_side: int = 384,
+    smallest: float = 0.15,
+    largest: float = 0.95,
+    step: float = 1.15,
+    min_score: float = 0.5,
+    min_fit: float = 0.8,
+) -> Located | None:
+    """Where the studio photo's product appears in the claim photo, if anywhere.
+
+    Searches template sizes from ``smallest`` to ``largest`` of the claim's short side (a
+    product pasted as evidence is shown large enough to see), mirrored and not, at
+    ``coarse_side`` pixels; refines the best placement at ``fine_side`` over neighbouring
+    sizes; then fits it by masked ECC. ``None`` below ``min_score`` or ``min_fit``.
+    """
+    gray = cv2.cvtColor(claim_rgb, cv2.COLOR_RGB2GRAY) if claim_rgb.ndim == 3 else claim_rgb
+    h, w = gray.shape
+    fc = min(1.0, coarse_side / max(h, w))
+    coarse = (shrink(gray, fc) if fc < 1.0 else gray).astype(np.float32)
+    short = min(coarse.shape)
+    sizes: list[float] = []
+    size = smallest * short
+    while size <= largest * short:
+        sizes.append(size)
+        size *= step
+    score, x, y, size, mirrored = _search(coarse, template, sizes, (False, True))
+    if score < min_score:
+        return None
+    ff = min(1.0, fine_side / max(h, w))
+    fine = (shrink(gray, ff) if ff < 1.0 else gray).astype(np.float32)
+    r = ff / fc
+    pad = round(4 * r)
+    window = (round(x * r) - pad, round(y * r) - pad, 2 * pad, 2 * pad)
+    sizes = [size * r * step**i for i in (-0.5, 0.0, 0.5)]
+    fine_score, fx, fy, fsize, _ = _search(fine, template, sizes, (mirrored,), window)
+    if fine_score < min_score:
+        return None
+    start = _similarity(template, fx, fy, fsize, mirrored, ff)
+    reference_gray = cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY)
+    product = np.zeros(reference_gray.shape, np.uint8)
+    bx, by, bw, bh = template.box
+    product[by : by + bh, bx : bx + bw] = cv2.resize(
+        template.mask, (bw, bh), interpolation=cv2.INTER_NEAREST
+    )
+    refined = _refine(gray, reference_gray, product, start)
+    if refined is None:
+        return None
+    homography, fit = refined
+    if fit < min_fit:
+        return None
+    det = float(np.linalg.det(homography[:2, :2]))
+    if not np.all(np.isfinite(homography)) or (det < 0) != mirrored or det == 0:
+        return None
+    return Located(homography, round(fine_score, 4), round(fit, 4), mirrored)
