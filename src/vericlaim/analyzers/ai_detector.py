@@ -61,8 +61,6 @@ class AiDetectorAnalyzer(Analyzer):
         why = super().applicable(media, context)
         if why is None:
             why = _ai_model.backbone_missing()
-        if why is None and min(media.width, media.height) < self.config.min_side:  # type: ignore[attr-defined]
-            why = f"the photo is smaller than {self.config.min_side} px on a side"  # type: ignore[attr-defined]
         return why
 
     def analyze(self, media: Evidence, context: ClaimContext) -> Sequence[Finding]:

@@ -19,6 +19,8 @@ class AnalyzerConfig(BaseModel):
     """Typed options of an analyzer; every field has a default."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    # An analyzer whose config has an ``int`` field ``min_side`` does not apply to photos
+    # smaller than that on a side (see :meth:`Analyzer.applicable`).
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,12 @@ class Analyzer(ABC):
             return "works on photos, not video"
         if "jpeg" in self.requires and media.format != "jpeg":
             return f"needs a JPEG photo, got {media.format.upper()}"
+        side = getattr(self.config, "min_side", None)
+        if side is not None and min(media.width, media.height) < side:
+            return (
+                f"photo is {media.width}x{media.height} px, too small: "
+                f"needs at least {side} px on a side"
+            )
         return None
 
     @abstractmethod

@@ -70,15 +70,6 @@ class CopyMoveAnalyzer(Analyzer):
     requires = frozenset({"pixels", "image"})
     Config = CopyMoveConfig
 
-    def applicable(self, media: Evidence, context: ClaimContext) -> str | None:
-        why = super().applicable(media, context)
-        if why is not None:
-            return why
-        config: CopyMoveConfig = self.config  # type: ignore[assignment]
-        if min(media.width, media.height) < config.min_side:
-            return f"photo too small ({media.width}x{media.height}) to look for copied regions"
-        return None
-
     def analyze(self, media: Evidence, context: ClaimContext) -> Sequence[Finding]:
         config: CopyMoveConfig = self.config  # type: ignore[assignment]
         frame = media.frames[0]

@@ -74,15 +74,6 @@ class ElaAnalyzer(Analyzer):
     requires = frozenset({"pixels", "image"})
     Config = ElaConfig
 
-    def applicable(self, media: Evidence, context: ClaimContext) -> str | None:
-        why = super().applicable(media, context)
-        if why is not None:
-            return why
-        side = self.config.min_side  # type: ignore[attr-defined]
-        if min(media.width, media.height) < side:
-            return f"image smaller than {side} pixels on a side"
-        return None
-
     def analyze(self, media: Evidence, context: ClaimContext) -> Sequence[Finding]:
         config: ElaConfig = self.config  # type: ignore[assignment]
         rgb = np.asarray(media.full_pixels())

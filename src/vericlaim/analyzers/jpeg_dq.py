@@ -84,15 +84,6 @@ class JpegDqAnalyzer(Analyzer):
     requires = frozenset({"pixels", "image", "jpeg"})
     Config = JpegDqConfig
 
-    def applicable(self, media: Evidence, context: ClaimContext) -> str | None:
-        why = super().applicable(media, context)
-        if why is not None:
-            return why
-        side = self.config.min_side  # type: ignore[attr-defined]
-        if min(media.width, media.height) < side:
-            return f"photo is {media.width}x{media.height} px, too small for block statistics"
-        return None
-
     def analyze(self, media: Evidence, context: ClaimContext) -> Sequence[Finding]:
         config: JpegDqConfig = self.config  # type: ignore[assignment]
         plane = _luma_plane(media.data)

@@ -64,15 +64,6 @@ class NoiseAnalyzer(Analyzer):
     requires = frozenset({"pixels", "image"})
     Config = NoiseConfig
 
-    def applicable(self, media: Evidence, context: ClaimContext) -> str | None:
-        why = super().applicable(media, context)
-        if why is not None:
-            return why
-        side = self.config.min_side  # type: ignore[attr-defined]
-        if min(media.width, media.height) < side:
-            return f"image smaller than {side} pixels on a side"
-        return None
-
     def analyze(self, media: Evidence, context: ClaimContext) -> Sequence[Finding]:
         config: NoiseConfig = self.config  # type: ignore[assignment]
         rgb = np.asarray(media.full_pixels())
