@@ -71,3 +71,25 @@ def test_terminal_summary_folds_analyzers_that_found_nothing_into_one_line(
     assert "provenance" in folded and "copy_move" in folded
     # Their "nothing found" messages are not repeated as rows of the table.
     assert "No region of this photo appears to be copied" not in result.output
+
+
+def test_analyzers_option_runs_only_the_named_ones(tmp_path: Path) -> None:
+    photo, listing = tmp_path / "claim.jpg", tmp_path / "listing.jpg"
+    photo.write_bytes(encode(textured_image(seed=1), quality=90))
+    listing.write_bytes(encode(textured_image(seed=1), quality=95))
+    args = ["check", str(photo), "-r", str(listing), "--json"]
+    result = runner.invoke(app, [*args, "--analyzers", "reference_match, provenance"])
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)
+    assert set(verdict["analyzers"]) == {"reference_match", "provenance"}
+    assert verdict["verdict"] == "likely_manipulated"  # the listing photo itself
+
+
+def test_unknown_analyzer_exits_2_with_one_line(tmp_path: Path) -> None:
+    photo = tmp_path / "claim.jpg"
+    photo.write_bytes(encode(textured_image(seed=1), quality=90))
+    for value in ("reference_match,nonsense", " , "):
+        result = runner.invoke(app, ["check", str(photo), "--analyzers", value])
+        assert result.exit_code == 2
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "--analyzers" in lines[0] and "reference_match" in lines[0]

@@ -68,6 +68,14 @@ def check(
     policy: Annotated[
         Path | None, typer.Option("--policy", help="A policy TOML file instead of the default.")
     ] = None,
+    analyzers: Annotated[
+        str | None,
+        typer.Option(
+            "--analyzers",
+            help="Comma-separated analyzers to run instead of all of them "
+            "(e.g. reference_match,provenance).",
+        ),
+    ] = None,
 ) -> None:
     """Check a claim's photos against the merchant's reference photos."""
     from vericlaim.check import check_paths
@@ -76,6 +84,7 @@ def check(
 
     references = list(reference or [])
     packings = list(packing or [])
+    chosen = _chosen_analyzers(analyzers) if analyzers is not None else None
     try:
         listing: list[Role] = ["listing"]
         packing_role: list[Role] = ["packing"]
@@ -88,6 +97,7 @@ def check(
                 reference_roles=roles,
                 claim_id=claim_id,
                 policy=loaded_policy,
+                analyzers=chosen,
                 progress=advance,
             )
     except EvidenceError as exc:
@@ -112,6 +122,23 @@ def check(
         from vericlaim.reports.terminal import print_summary
 
         print_summary(result, report=report)
+
+
+def _chosen_analyzers(names: str) -> list:
+    """The analyzers named on the command line, or exit 2 naming the unknown one."""
+    from vericlaim.analyzers.registry import all_analyzers
+
+    known = all_analyzers()
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not wanted:
+        _fail(f"--analyzers: no analyzer named; known: {', '.join(known)}", EXIT_BAD_INPUT)
+    for name in wanted:
+        if name not in known:
+            _fail(
+                f"--analyzers: unknown analyzer {name!r}; known: {', '.join(known)}",
+                EXIT_BAD_INPUT,
+            )
+    return [known[name]() for name in dict.fromkeys(wanted)]
 
 
 db_app = typer.Typer(
