@@ -55,6 +55,9 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """A second, closer look when nothing aligned at all (0 features turns it off)."""
     compare_area: int = 130_000
     """Pixels (width x height) at which the aligned photos are compared."""
+    localize_area: int = 300_000
+    """Pixels at which the edits of a whole-frame copy are localized: a thin crack fades
+    into the resampling at the comparison's scale. Only copies pay for the finer look."""
     max_upsample: float = 1.3
     """Compare at a resolution where the reference is enlarged at most this much."""
     min_inliers: int = 15
@@ -142,11 +145,13 @@ def _cmp_scale(
     h_frame: np.ndarray,
     ref_shape: tuple[int, int],
     cfg: ReferenceMatchConfig,
+    area: int | None = None,
 ) -> float:
-    """Comparison scale for the claim frame: at most ``compare_area`` pixels and no finer than the
-    reference can support (an enlarged reference only adds blur)."""
+    """Comparison scale for the claim frame: at most ``area`` pixels (``compare_area`` by
+    default) and no finer than the reference can support (an enlarged reference only adds
+    blur)."""
     pixels = claim_shape[0] * claim_shape[1]
-    g = min(1.0, float(np.sqrt(cfg.compare_area / max(pixels, 1))))
+    g = min(1.0, float(np.sqrt((area or cfg.compare_area) / max(pixels, 1))))
     centre = np.array([[[ref_shape[1] / 2, ref_shape[0] / 2]]], np.float64)
     step = centre + np.array([[[1.0, 0.0]]])
     a, b = cv2.perspectiveTransform(np.concatenate([centre, step], axis=1), h_frame)[0]
@@ -241,16 +246,29 @@ def match_frames(
         and comparison.informative_blocks >= 8
     )
     if whole_frame:
+        local, local_to_full = comparison, to_full
+        h_now = np.linalg.inv(_scale(g)) @ h_cmp  # reference frame -> claim frame pixels
+        g_fine = _cmp_scale(claim_px.shape[:2], h_now, ref_px.shape[:2], cfg, cfg.localize_area)
+        if g_fine > 1.15 * g:
+            # Localize at a finer scale: same alignment, scaled.
+            fine_size = (
+                max(1, round(claim_px.shape[1] * g_fine)),
+                max(1, round(claim_px.shape[0] * g_fine)),
+            )
+            claim_fine = shrink(claim_px, g_fine) if g_fine < 1 else claim_px
+            warped_fine, valid_fine = warp_reference(ref_px, _scale(g_fine / g) @ h_cmp, fine_size)
+            local = compare(claim_fine, warped_fine, valid_fine)
+            local_to_full = 1.0 / (g_fine * claim_full_scale)
         boxes, heat = edit_regions(
-            comparison.zmap,
-            comparison.valid,
+            local.zmap,
+            local.valid,
             z=cfg.edit_z,
             min_area=cfg.min_edit_area,
-            to_full=to_full,
+            to_full=local_to_full,
         )
         if not boxes:
             # Nothing sharp: look for a broad, faint change (a soft stain, a smooth patch).
-            soft, soft_heat = soft_regions(comparison.zmap, comparison.valid, to_full=to_full)
+            soft, soft_heat = soft_regions(local.zmap, local.valid, to_full=local_to_full)
             if soft:
                 boxes, heat = soft, soft_heat
         if boxes:
@@ -375,7 +393,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.2.0"
+    version = "1.3.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
