@@ -104,7 +104,7 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """When nothing derived was found, look for the product of a studio reference (plain
     background) pasted into another scene, where local features fail: a smooth product has
     few corners and the scene takes the detector's budget."""
-    product_search_pairs: int = 4
+    product_search_pairs: int = 2
     """At most this many (claim frame, reference frame) pairs, likeliest first, get the
     product search."""
 
@@ -436,7 +436,9 @@ class ReferenceMatchAnalyzer(Analyzer):
             deeper = self._search(media, pairs, deep=True)
             if deeper.strength > best.strength:
                 best = deeper
-        if best.relation not in DERIVED and cfg.product_search:
+        vouched = best.relation == "same_product" and best.pasted_doubt is None
+        if cfg.product_search and best.relation not in DERIVED and not vouched:
+            # (A photo already shown to be independent of a reference needs no search.)
             pasted = self._product_search(media, pairs[: cfg.product_search_pairs])
             if pasted is not None:
                 best = pasted
