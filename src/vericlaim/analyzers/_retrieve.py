@@ -20,7 +20,7 @@ import numpy as np
 
 from vericlaim.analyzers._align import shrink
 
-__all__ = ["Located", "ProductTemplate", "locate_product", "product_template"]
+__all__ = ["Located", "ProductTemplate", "locate_product", "product_mask", "product_template"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,16 @@ def product_template(
     return ProductTemplate(
         gray.astype(np.float32), (crop > 0.5).astype(np.uint8), f, (x0, y0, x1 - x0, y1 - y0)
     )
+
+
+def product_mask(template: ProductTemplate, shape: tuple[int, ...]) -> np.ndarray:
+    """The template's product mask (uint8, 0/1) at the studio photo's own size ``shape``."""
+    mask = np.zeros(shape[:2], np.uint8)
+    bx, by, bw, bh = template.box
+    mask[by : by + bh, bx : bx + bw] = cv2.resize(
+        template.mask, (bw, bh), interpolation=cv2.INTER_NEAREST
+    )
+    return mask
 
 
 def _search(
@@ -266,12 +276,7 @@ def locate_product(
         return None
     start = _similarity(template, fx, fy, fsize, mirrored, ff)
     reference_gray = cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY)
-    product = np.zeros(reference_gray.shape, np.uint8)
-    bx, by, bw, bh = template.box
-    product[by : by + bh, bx : bx + bw] = cv2.resize(
-        template.mask, (bw, bh), interpolation=cv2.INTER_NEAREST
-    )
-    refined = _refine(gray, reference_gray, product, start)
+    refined = _refine(gray, reference_gray, product_mask(template, reference_gray.shape), start)
     if refined is None:
         return None
     homography, fit = refined

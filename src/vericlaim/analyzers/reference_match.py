@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -30,7 +30,12 @@ from vericlaim.analyzers._align import (
 )
 from vericlaim.analyzers._compare import Comparison, compare, region_consistency, warp_reference
 from vericlaim.analyzers._regions import Box, edit_regions, largest_component, soft_regions
-from vericlaim.analyzers._retrieve import ProductTemplate, locate_product, product_template
+from vericlaim.analyzers._retrieve import (
+    ProductTemplate,
+    locate_product,
+    product_mask,
+    product_template,
+)
 from vericlaim.analyzers.base import Analyzer, AnalyzerConfig, ClaimContext
 from vericlaim.analyzers.finding import Finding, Region
 from vericlaim.analyzers.registry import register
@@ -107,6 +112,10 @@ class ReferenceMatchConfig(AnalyzerConfig):
     product_search_pairs: int = 2
     """At most this many (claim frame, reference frame) pairs, likeliest first, get the
     product search."""
+    product_compare_area: int = 90_000
+    """Pixels (width x height) of the product's box at which a placement found by the product
+    search is compared with the reference: enough 16-pixel blocks to judge a product that
+    fills only part of the claim frame."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +339,137 @@ def match_frames(
     return found("same_product")
 
 
+def _translate(x: float, y: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
+
+
+def match_product(
+    claim_frame: Frame,
+    reference: Evidence,
+    reference_frame: Frame,
+    homography: np.ndarray,
+    product: np.ndarray,
+    located: dict,
+    cfg: ReferenceMatchConfig,
+) -> Match | None:
+    """Verify a product-search placement: is the studio product, where it was found in the
+    claim frame, the reference's own pixels? ``homography`` maps reference-frame pixels to
+    claim-frame pixels and ``product`` is the product's mask in the reference frame.
+
+    Only the product is compared (the studio background was not pasted), at a resolution
+    where it spans enough blocks to judge. The tests are those of a pasted region found by a
+    feature alignment: the product's pixels agree in fine detail, under one tone map and to
+    a fraction of a pixel. Returns a ``partial_copy`` match, or ``None``.
+    """
+    claim_px, ref_px = claim_frame.pixels, reference_frame.pixels
+    fh, fw = claim_px.shape[:2]
+    ys, xs = np.nonzero(product)
+    if len(xs) == 0:
+        return None
+    corners = np.array(
+        [[xs.min(), ys.min()], [xs.max(), ys.min()], [xs.min(), ys.max()], [xs.max(), ys.max()]],
+        np.float64,
+    )
+    placed = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), homography).reshape(-1, 2)
+    pad = 12
+    x0, y0 = max(0, int(placed[:, 0].min()) - pad), max(0, int(placed[:, 1].min()) - pad)
+    x1, y1 = min(fw, int(placed[:, 0].max()) + pad), min(fh, int(placed[:, 1].max()) + pad)
+    if x1 - x0 < 32 or y1 - y0 < 32:
+        return None
+    enlarge = float(np.sqrt(abs(np.linalg.det(homography[:2, :2]))))  # claim px per ref px
+    g = min(1.0, float(np.sqrt(cfg.product_compare_area / ((x1 - x0) * (y1 - y0)))))
+    if enlarge * g > cfg.max_upsample:
+        g = cfg.max_upsample / enlarge
+    crop = claim_px[y0:y1, x0:x1]
+    claim_cmp = shrink(crop, g) if g < 1.0 else crop
+    size = (claim_cmp.shape[1], claim_cmp.shape[0])
+    to_cmp = np.diag([size[0] / crop.shape[1], size[1] / crop.shape[0], 1.0]) @ _translate(-x0, -y0)
+    h_cmp = to_cmp @ homography
+
+    def warp(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        warped, valid = warp_reference(ref_px, h, size)
+        inside = cv2.warpPerspective(product, h, size, flags=cv2.INTER_NEAREST)
+        inside = cv2.erode(inside, np.ones((5, 5), np.uint8))
+        return warped, valid & (inside > 0)
+
+    warped, valid = warp(h_cmp)
+    if valid.sum() < 64 * 16 * 16 // 4:
+        return None
+    comparison = compare(claim_cmp, warped, valid)
+    claim_gray = cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY)
+    for _ in range(cfg.refine_rounds):
+        k = refine(claim_gray, cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), valid)
+        if k is None:
+            break
+        warped2, valid2 = warp(k @ h_cmp)
+        refined = compare(claim_cmp, warped2, valid2)
+        if refined.agreement <= comparison.agreement:
+            break
+        h_cmp, comparison, warped, valid = k @ h_cmp, refined, warped2, valid2
+    component = largest_component(comparison.block_fine)
+    if component is None or component.blocks < cfg.partial_blocks:
+        return None
+    fine_ncc = float(np.median(comparison.block_fine_ncc[component.labels]))
+    consistency = region_consistency(claim_cmp, warped, component.labels)
+    misregistration, _ = residual_shift(
+        claim_gray, cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), component.labels
+    )
+    located = {
+        **located,
+        "product_fine_agreement": round(comparison.fine_agreement, 3),
+        "region_misregistration_px": round(misregistration, 3),
+        "region_fine_correlation": round(fine_ncc, 3),
+    }
+    # Fine detail (the finest band, where each camera leaves its own noise and blur) agreeing
+    # over much of the product, under one tone map: its pixels are the reference's. An
+    # independent photo of the same product, placed as well as the search can, does not: on
+    # 380 honest development claims, 63 placements never reached 10 connected agreeing
+    # blocks (45 of them not one).
+    copied = (
+        comparison.fine_agreement >= cfg.partial_fine_frame
+        and consistency["mean_r2"] >= cfg.partial_r2
+        and consistency["gain_spread"] <= cfg.partial_gain_spread
+    )
+    if not copied:
+        return None
+    # Back to claim-frame and full-resolution pixels.
+    h_frame = np.linalg.inv(to_cmp) @ h_cmp
+    h_frame = h_frame / h_frame[2, 2]
+    full = claim_frame.scale
+    h_full = _scale(1 / full) @ h_frame @ _scale(reference_frame.scale)
+    h_full = h_full / h_full[2, 2]
+    hs = min(1.0, 512 / max(fh, fw))
+    heat_size = (max(1, round(fw * hs)), max(1, round(fh * hs)))
+    heat = cv2.warpPerspective(
+        product.astype(np.float32), _scale(hs) @ h_frame, heat_size, flags=cv2.INTER_LINEAR
+    )
+    ys, xs = np.nonzero(heat > 0.5)
+    if len(xs) == 0:
+        return None
+    to_full = 1.0 / (hs * full)
+    box = Box(int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+    alignment = Alignment(
+        homography=h_frame,
+        inliers=0,
+        matches=0,
+        inlier_ratio=0.0,
+        spread=0.0,
+        mirrored=bool(np.linalg.det(h_frame[:2, :2]) < 0),
+    )
+    return Match(
+        "partial_copy",
+        reference,
+        reference_frame,
+        claim_frame,
+        alignment,
+        comparison,
+        h_full,
+        (box.scaled(to_full),),
+        heat,
+        located=located,
+    )
+
+
 class FeatureCache:
     """Features of photos already seen, by content hash and settings.
 
@@ -464,27 +604,17 @@ class ReferenceMatchAnalyzer(Analyzer):
             located = locate_product(claim_frame.pixels, reference_frame.pixels, template)
             if located is None:
                 continue
-            alignment = Alignment(
-                homography=located.homography,
-                inliers=0,
-                matches=0,
-                inlier_ratio=0.0,
-                spread=0.0,
-                mirrored=located.mirrored,
-            )
-            match = match_frames(
+            match = match_product(
                 claim_frame,
-                1.0,
                 reference,
                 reference_frame,
-                1.0,
-                alignment,
-                claim_frame.scale,
+                located.homography,
+                product_mask(template, reference_frame.pixels.shape),
+                {"score": located.score, "fit": located.fit},
                 cfg,
             )
-            if match.relation in DERIVED:
-                how = {"score": located.score, "fit": located.fit}
-                return replace(match, located=how)
+            if match is not None:
+                return match
         return None
 
     def _search(self, media: Evidence, pairs: list, *, deep: bool) -> Match:
