@@ -406,28 +406,31 @@ def match_product(
         if refined.agreement <= comparison.agreement:
             break
         h_cmp, comparison, warped, valid = k @ h_cmp, refined, warped2, valid2
-    component = largest_component(comparison.block_fine)
-    if component is None or component.blocks < cfg.partial_blocks:
+    # The product's blocks that agree in fine detail (a product with plain faces has its
+    # detail scattered: they need not touch).
+    fine = comparison.block_fine
+    fine_blocks = int(fine.sum())
+    if fine_blocks < cfg.partial_blocks:
         return None
-    fine_ncc = float(np.median(comparison.block_fine_ncc[component.labels]))
-    consistency = region_consistency(claim_cmp, warped, component.labels)
-    misregistration, _ = residual_shift(
-        claim_gray, cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), component.labels
-    )
+    fine_ncc = float(np.median(comparison.block_fine_ncc[fine]))
+    consistency = region_consistency(claim_cmp, warped, fine)
+    misregistration, _ = residual_shift(claim_gray, cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), fine)
     located = {
         **located,
+        "product_blocks": comparison.informative_blocks,
         "product_fine_agreement": round(comparison.fine_agreement, 3),
         "region_misregistration_px": round(misregistration, 3),
         "region_fine_correlation": round(fine_ncc, 3),
+        "region_gain_spread": round(consistency["gain_spread"], 3),
     }
     # Fine detail (the finest band, where each camera leaves its own noise and blur) agreeing
-    # over much of the product, under one tone map: its pixels are the reference's. An
+    # over much of the product, with one contrast gain: its pixels are the reference's. An
     # independent photo of the same product, placed as well as the search can, does not: on
-    # 380 honest development claims, 63 placements never reached 10 connected agreeing
-    # blocks (45 of them not one).
+    # 600 honest development claims (two seeds), 106 placements had at most 1 agreeing block
+    # (a share of 0.14 at most; copies 0.36-1.0). The tone map is not required to be global: a forger's seamless
+    # (Poisson) cloning shifts the pasted colours smoothly towards the scene's.
     copied = (
         comparison.fine_agreement >= cfg.partial_fine_frame
-        and consistency["mean_r2"] >= cfg.partial_r2
         and consistency["gain_spread"] <= cfg.partial_gain_spread
     )
     if not copied:
