@@ -117,19 +117,19 @@ def product_mask(template: ProductTemplate, shape: tuple[int, ...]) -> np.ndarra
     return mask
 
 
-def _search(
+def _scan(
     image: np.ndarray,
     template: ProductTemplate,
     sizes: list[float],
     mirrors: tuple[bool, ...],
     window: tuple[int, int, int, int] | None = None,
-) -> tuple[float, int, int, float, bool]:
-    """Best masked correlation of the template over ``sizes`` (template long side in image
-    pixels) and ``mirrors``; ``window`` (x, y, w, h) limits where its top-left corner may
-    be. Returns (score, x, y, size, mirrored)."""
+) -> list[tuple[float, int, int, float, bool]]:
+    """The best masked correlation of the template for each of ``sizes`` (template long
+    side in image pixels) and ``mirrors``; ``window`` (x, y, w, h) limits where its top-left
+    corner may be. Returns (score, x, y, size, mirrored) for each size and orientation."""
     h, w = image.shape
     th, tw = template.gray.shape
-    best = (-1.0, 0, 0, 0.0, False)
+    found: list[tuple[float, int, int, float, bool]] = []
     for mirrored in mirrors:
         gray = template.gray[:, ::-1] if mirrored else template.gray
         mask = template.mask[:, ::-1] if mirrored else template.mask
@@ -153,9 +153,40 @@ def _search(
             scores = cv2.matchTemplate(region, t, cv2.TM_CCOEFF_NORMED, mask=m)
             scores = np.nan_to_num(scores, nan=-1.0, posinf=-1.0, neginf=-1.0)
             _, value, _, (x, y) = cv2.minMaxLoc(scores)
-            if value > best[0]:
-                best = (float(value), x + ox, y + oy, size, mirrored)
-    return best
+            found.append((float(value), x + ox, y + oy, size, mirrored))
+    return found
+
+
+def _search(
+    image: np.ndarray,
+    template: ProductTemplate,
+    sizes: list[float],
+    mirrors: tuple[bool, ...],
+    window: tuple[int, int, int, int] | None = None,
+) -> tuple[float, int, int, float, bool]:
+    """The best of :func:`_scan`."""
+    return max(_scan(image, template, sizes, mirrors, window), default=(-1.0, 0, 0, 0.0, False))
+
+
+def _distinct(
+    found: list[tuple[float, int, int, float, bool]], keep: int
+) -> list[tuple[float, int, int, float, bool]]:
+    """The ``keep`` best placements, skipping any that repeats a better one (same
+    orientation, a similar size and nearly the same place)."""
+    kept: list[tuple[float, int, int, float, bool]] = []
+    for cand in sorted(found, reverse=True):
+        _, x, y, size, mirrored = cand
+        if any(
+            m == mirrored
+            and max(size, s) / min(size, s) < 1.3
+            and abs(x - kx) + abs(y - ky) < 0.2 * size
+            for _, kx, ky, s, m in kept
+        ):
+            continue
+        kept.append(cand)
+        if len(kept) == keep:
+            break
+    return kept
 
 
 def _similarity(
@@ -244,13 +275,18 @@ def locate_product(
     step: float = 1.15,
     min_score: float = 0.5,
     min_fit: float = 0.8,
+    candidates_kept: int = 3,
+    rough_side: int = 128,
+    min_rough_fit: float = 0.5,
 ) -> Located | None:
     """Where the studio photo's product appears in the claim photo, if anywhere.
 
     Searches template sizes from ``smallest`` to ``largest`` of the claim's short side (a
     product pasted as evidence is shown large enough to see), mirrored and not, at
-    ``coarse_side`` pixels; refines the best placement at ``fine_side`` over neighbouring
-    sizes; then fits it by masked ECC. ``None`` below ``min_score`` or ``min_fit``.
+    ``coarse_side`` pixels; refines the ``candidates_kept`` best distinct placements at
+    ``fine_side`` over neighbouring sizes (at the coarse scale a busy scene can outscore
+    the product, which the finer look settles); then fits the best by masked ECC. ``None``
+    below ``min_score`` or ``min_fit``.
     """
     gray = cv2.cvtColor(claim_rgb, cv2.COLOR_RGB2GRAY) if claim_rgb.ndim == 3 else claim_rgb
     h, w = gray.shape
@@ -262,21 +298,35 @@ def locate_product(
     while size <= largest * short:
         sizes.append(size)
         size *= step
-    score, x, y, size, mirrored = _search(coarse, template, sizes, (False, True))
-    if score < min_score:
+    candidates = [
+        c
+        for c in _distinct(_scan(coarse, template, sizes, (False, True)), candidates_kept)
+        if c[0] >= min_score
+    ]
+    if not candidates:
         return None
     ff = min(1.0, fine_side / max(h, w))
     fine = (shrink(gray, ff) if ff < 1.0 else gray).astype(np.float32)
     r = ff / fc
     pad = round(4 * r)
-    window = (round(x * r) - pad, round(y * r) - pad, 2 * pad, 2 * pad)
-    sizes = [size * r * step**i for i in (-0.5, 0.0, 0.5)]
-    fine_score, fx, fy, fsize, _ = _search(fine, template, sizes, (mirrored,), window)
+    best = (-1.0, 0, 0, 0.0, False)
+    for _, x, y, size, mirrored in candidates:
+        # Each coarse candidate at the finer scale, over neighbouring sizes.
+        window = (round(x * r) - pad, round(y * r) - pad, 2 * pad, 2 * pad)
+        sizes = [size * r * step**i for i in (-0.5, 0.0, 0.5)]
+        best = max(best, _search(fine, template, sizes, (mirrored,), window))
+    fine_score, fx, fy, fsize, mirrored = best
     if fine_score < min_score:
         return None
     start = _similarity(template, fx, fy, fsize, mirrored, ff)
     reference_gray = cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY)
-    refined = _refine(gray, reference_gray, product_mask(template, reference_gray.shape), start)
+    product = product_mask(template, reference_gray.shape)
+    # A quick fit at a small size first: an unrelated placement does not converge and is
+    # dropped there, at a fraction of the cost of the full fit.
+    rough = _refine(gray, reference_gray, product, start, side=rough_side, iterations=30)
+    if rough is None or rough[1] < min_rough_fit:
+        return None
+    refined = _refine(gray, reference_gray, product, rough[0], iterations=25)
     if refined is None:
         return None
     homography, fit = refined

@@ -427,8 +427,9 @@ def match_product(
     # over much of the product, with one contrast gain: its pixels are the reference's. An
     # independent photo of the same product, placed as well as the search can, does not: on
     # 600 honest development claims (two seeds), 106 placements had at most 1 agreeing block
-    # (a share of 0.14 at most; copies 0.36-1.0). The tone map is not required to be global: a forger's seamless
-    # (Poisson) cloning shifts the pasted colours smoothly towards the scene's.
+    # (a share of 0.14 at most; copies 0.36-1.0). The tone map is not required to be
+    # global: a forger's seamless (Poisson) cloning shifts the pasted colours smoothly
+    # towards the scene's.
     copied = (
         comparison.fine_agreement >= cfg.partial_fine_frame
         and consistency["gain_spread"] <= cfg.partial_gain_spread
