@@ -278,6 +278,7 @@ def locate_product(
     candidates_kept: int = 3,
     rough_side: int = 128,
     min_rough_fit: float = 0.5,
+    overhang: float = 0.15,
 ) -> Located | None:
     """Where the studio photo's product appears in the claim photo, if anywhere.
 
@@ -293,6 +294,14 @@ def locate_product(
     fc = min(1.0, coarse_side / max(h, w))
     coarse = (shrink(gray, fc) if fc < 1.0 else gray).astype(np.float32)
     short = min(coarse.shape)
+    # A cropped claim may cut the product at its edge: the frame is padded with its mean
+    # grey (no structure to correlate with), so a product partly outside is still found.
+    p = round(overhang * short)
+
+    def padded(image: np.ndarray, k: int) -> np.ndarray:
+        fill = float(image.mean())
+        return cv2.copyMakeBorder(image, k, k, k, k, cv2.BORDER_CONSTANT, value=fill)
+
     sizes: list[float] = []
     size = smallest * short
     while size <= largest * short:
@@ -300,24 +309,28 @@ def locate_product(
         size *= step
     candidates = [
         c
-        for c in _distinct(_scan(coarse, template, sizes, (False, True)), candidates_kept)
+        for c in _distinct(
+            _scan(padded(coarse, p), template, sizes, (False, True)), candidates_kept
+        )
         if c[0] >= min_score
     ]
     if not candidates:
         return None
     ff = min(1.0, fine_side / max(h, w))
-    fine = (shrink(gray, ff) if ff < 1.0 else gray).astype(np.float32)
     r = ff / fc
+    pf = round(p * r)
+    fine = padded((shrink(gray, ff) if ff < 1.0 else gray).astype(np.float32), pf)
     pad = round(4 * r)
     best = (-1.0, 0, 0, 0.0, False)
     for _, x, y, size, mirrored in candidates:
         # Each coarse candidate at the finer scale, over neighbouring sizes.
-        window = (round(x * r) - pad, round(y * r) - pad, 2 * pad, 2 * pad)
+        window = (round((x - p) * r) + pf - pad, round((y - p) * r) + pf - pad, 2 * pad, 2 * pad)
         sizes = [size * r * step**i for i in (-0.5, 0.0, 0.5)]
         best = max(best, _search(fine, template, sizes, (mirrored,), window))
     fine_score, fx, fy, fsize, mirrored = best
     if fine_score < min_score:
         return None
+    fx, fy = fx - pf, fy - pf
     start = _similarity(template, fx, fy, fsize, mirrored, ff)
     reference_gray = cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY)
     product = product_mask(template, reference_gray.shape)
