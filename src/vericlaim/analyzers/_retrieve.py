@@ -286,8 +286,10 @@ def locate_product(
     product pasted as evidence is shown large enough to see), mirrored and not, at
     ``coarse_side`` pixels; refines the ``candidates_kept`` best distinct placements at
     ``fine_side`` over neighbouring sizes (at the coarse scale a busy scene can outscore
-    the product, which the finer look settles); then fits the best by masked ECC. ``None``
-    below ``min_score`` or ``min_fit``.
+    the product, which the finer look settles); then fits the best by masked ECC, first
+    at ``rough_side`` pixels (a placement fitting below ``min_rough_fit`` there is
+    dropped) and then at full detail. The product may overhang the frame by ``overhang`` of
+    its short side (a cropped claim). ``None`` below ``min_score`` or ``min_fit``.
     """
     gray = cv2.cvtColor(claim_rgb, cv2.COLOR_RGB2GRAY) if claim_rgb.ndim == 3 else claim_rgb
     h, w = gray.shape
