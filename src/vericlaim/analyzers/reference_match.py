@@ -537,7 +537,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.3.0"
+    version = "1.4.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
