@@ -270,7 +270,7 @@ def locate_product(
     *,
     coarse_side: int = 160,
     fine_side: int = 384,
-    smallest: float = 0.15,
+    smallest: float = 0.25,
     largest: float = 0.95,
     step: float = 1.15,
     min_score: float = 0.5,
@@ -279,6 +279,8 @@ def locate_product(
     rough_side: int = 128,
     min_rough_fit: float = 0.5,
     overhang: float = 0.15,
+    scout_side: int = 80,
+    scout_kept: int = 6,
 ) -> Located | None:
     """Where the studio photo's product appears in the claim photo, if anywhere.
 
@@ -309,13 +311,31 @@ def locate_product(
     while size <= largest * short:
         sizes.append(size)
         size *= step
-    candidates = [
-        c
-        for c in _distinct(
-            _scan(padded(coarse, p), template, sizes, (False, True)), candidates_kept
+    # Scout every size and orientation on a smaller copy, then look again at the coarse
+    # scale only around the scout's best placements: the full scan costs the same per size
+    # whatever the template's size, so it is done where the frame is smallest.
+    fs = min(1.0, scout_side / max(h, w))
+    rs = fc / fs
+    ps = round(p / rs)
+    scout = padded((shrink(gray, fs) if fs < 1.0 else gray).astype(np.float32), ps)
+    scouted = _distinct(_scan(scout, template, [v / rs for v in sizes], (False, True)), scout_kept)
+    near = round(3 * rs)
+    found = []
+    for _, x, y, size, mirrored in scouted:
+        window = (
+            round((x - ps) * rs) + p - near,
+            round((y - ps) * rs) + p - near,
+            2 * near,
+            2 * near,
         )
-        if c[0] >= min_score
-    ]
+        found += _scan(
+            padded(coarse, p),
+            template,
+            [size * rs * step**i for i in (-0.5, 0.0, 0.5)],
+            (mirrored,),
+            window,
+        )
+    candidates = [c for c in _distinct(found, candidates_kept) if c[0] >= min_score]
     if not candidates:
         return None
     ff = min(1.0, fine_side / max(h, w))
