@@ -238,6 +238,39 @@ def test_a_smooth_product_cut_from_a_studio_photo_is_found_by_the_product_search
     assert box.w * box.h <= 1.6 * w * h
 
 
+def test_a_pasted_product_cut_by_the_frame_edge_is_still_found() -> None:
+    # The claim was cropped after the paste: a fifth of the product lies outside it.
+    listing_photo, mask = _studio_fruit(7)
+    scene, (x, _, w, _) = _pasted_into_a_scene(listing_photo, mask, at=(380, 300), scale=0.8)
+    left = x + w // 5
+    claim = np.ascontiguousarray(scene[:, left:])
+    f = _check(encode(claim, quality=85), encode(listing_photo, quality=92))
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "product_search"
+    (box,) = f.regions
+    assert box.x <= 4 and box.x + box.w <= claim.shape[1]
+    assert abs((box.x + box.w) - (x - left + w)) <= 0.1 * w
+
+
+def test_a_seamlessly_cloned_product_is_a_partial_copy() -> None:
+    # Poisson cloning pulls the pasted colours towards the scene's, smoothly: the fine detail
+    # is still the reference's, with one contrast gain.
+    listing_photo, mask = _studio_fruit(7)
+    ys, xs = np.nonzero(mask)
+    sl = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    patch = cv2.resize(listing_photo[sl], None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
+    inner = cv2.resize(mask[sl], (patch.shape[1], patch.shape[0])) > 0.5
+    clone = inner.astype(np.uint8) * 255
+    clone[[0, -1], :] = 0
+    clone[:, [0, -1]] = 0
+    scene = textured_image(1000, 760, seed=33)
+    centre = (380 + patch.shape[1] // 2, 300 + patch.shape[0] // 2)
+    claim = cv2.seamlessClone(patch, scene, clone, centre, cv2.NORMAL_CLONE)
+    f = _check(encode(claim, quality=85), encode(listing_photo, quality=92))
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["product_search"]["product_fine_agreement"] >= 0.35
+
+
 def test_another_photo_of_the_same_product_is_not_a_partial_copy() -> None:
     # Same shape and colour, another skin and another lamp: the search may place it, but
     # its pixels were not copied, so it must not come out derived.
