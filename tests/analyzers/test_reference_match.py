@@ -134,9 +134,10 @@ def test_a_near_exact_region_does_not_vouch_for_approval(listing: np.ndarray) ->
 
     scene = textured_image(900, 700, seed=21)
     scene[200:500, 300:660] = listing[150:450, 200:560]
-    # With the pasted-region test made impossible to pass, the exact region must still keep
-    # the match from counting as an independent photo of the goods.
-    strict = ReferenceMatchConfig(partial_misregistration=0.0)
+    # With the pasted-region tests made impossible to pass (the whole-frame one and the
+    # region check), the exact region must still keep the match from counting as an
+    # independent photo of the goods.
+    strict = ReferenceMatchConfig(partial_misregistration=0.0, region_search=False)
     c = load_bytes(encode(scene, quality=85), source="claim.jpg")
     r = load_bytes(encode(listing, quality=95), source="listing.jpg", role="listing")
     (f,) = ReferenceMatchAnalyzer(strict).analyze(c, ClaimContext((c,), (r,)))
@@ -294,3 +295,29 @@ def test_product_template_needs_a_plain_background() -> None:
     assert product_template(textured_image(640, 480, seed=2)) is None  # a scene
     assert product_template(np.full((480, 640, 3), 250, np.uint8)) is None  # nothing on it
     assert product_template(np.zeros((10, 10, 3), np.uint8)) is None
+
+
+def test_a_small_region_of_a_scene_pasted_elsewhere_is_verified_on_its_own(
+    listing: np.ndarray,
+) -> None:
+    # Too small a part of the claim for the whole-frame comparison (a few features align):
+    # the region the inliers span is fitted and compared on its own.
+    scene = textured_image(1000, 750, seed=22)
+    region = cv2.resize(listing[150:410, 200:500], (240, 208), interpolation=cv2.INTER_AREA)
+    scene[400:608, 600:840] = region
+    claim, reference = encode(scene, quality=80), encode(listing, quality=95)
+    f = _check(claim, reference)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "feature_region"
+    assert f.details["feature_region"]["region_misregistration_px"] <= 0.2
+    (box,) = f.regions
+    inter_w = min(box.x + box.w, 840) - max(box.x, 600)
+    inter_h = min(box.y + box.h, 608) - max(box.y, 400)
+    assert inter_w > 0 and inter_h > 0 and inter_w * inter_h >= 0.5 * 240 * 208
+    assert box.w * box.h <= 4 * 240 * 208
+    # Without the region check the photo is not recognised as derived at all.
+    c = load_bytes(claim, source="claim.jpg")
+    r = load_bytes(reference, source="listing.jpg", role="listing", media_id="listing.jpg")
+    off = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(region_search=False))
+    (plain,) = off.analyze(c, ClaimContext((c,), (r,)))
+    assert plain.details["relation"] not in DERIVED

@@ -52,6 +52,9 @@ class Alignment:
     inlier_ratio: float
     spread: float
     mirrored: bool
+    reference_inliers: np.ndarray | None = None
+    """The inlier matches' points in the reference image given to :func:`align` (unmirrored),
+    N x 2: where the reference agrees with the claim."""
 
 
 def to_gray(pixels: np.ndarray, area: int) -> tuple[np.ndarray, float]:
@@ -182,11 +185,13 @@ def align(
     if n_in < min_inliers:
         return None
     h = h / h[2, 2]
+    ref_inliers = ref_pts[inlier_mask].astype(np.float32)
     if mirrored_width is not None:
         # The mirror's x' = (w - 1) - x: fold the flip into the transform.
         w = mirrored_width
         flip = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
         h = h @ flip
+        ref_inliers[:, 0] = (w - 1) - ref_inliers[:, 0]
     return Alignment(
         homography=h,
         inliers=n_in,
@@ -194,6 +199,7 @@ def align(
         inlier_ratio=n_in / max(len(claim_pts), 1),
         spread=_spread(claim_pts[inlier_mask], claim.shape),
         mirrored=mirrored_width is not None,
+        reference_inliers=ref_inliers,
     )
 
 

@@ -20,7 +20,14 @@ import numpy as np
 
 from vericlaim.analyzers._align import shrink
 
-__all__ = ["Located", "ProductTemplate", "locate_product", "product_mask", "product_template"]
+__all__ = [
+    "Located",
+    "ProductTemplate",
+    "locate_product",
+    "product_mask",
+    "product_template",
+    "refine_placement",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +268,9 @@ def _refine(
     refined = np.linalg.inv(to_small) @ np.vstack([warp, [0.0, 0.0, 1.0]])
     refined = refined @ np.diag([s, s, 1.0])
     return refined / refined[2, 2], float(fit)
+
+
+refine_placement = _refine
 
 
 def locate_product(
