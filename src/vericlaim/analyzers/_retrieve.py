@@ -222,6 +222,17 @@ def _refine(
     (only its masked pixels count), with both at about ``side`` pixels across the product.
     Returns the refined homography and the correlation coefficient, or ``None``."""
     bx, by, bw, bh = cv2.boundingRect(mask)
+    # Only the product's box of the reference takes part (the fit's cost follows the
+    # template's pixels): the box, with a small margin, becomes the reference.
+    m = 4
+    cx0, cy0 = max(0, bx - m), max(0, by - m)
+    cx1 = min(reference_gray.shape[1], bx + bw + m)
+    cy1 = min(reference_gray.shape[0], by + bh + m)
+    reference_gray = reference_gray[cy0:cy1, cx0:cx1]
+    mask = mask[cy0:cy1, cx0:cx1]
+    into = np.array([[1.0, 0.0, cx0], [0.0, 1.0, cy0], [0.0, 0.0, 1.0]])  # box -> photo
+    homography = homography @ into
+    bx, by = bx - cx0, by - cy0
     k = float(np.sqrt(abs(np.linalg.det(homography[:2, :2]))))  # claim px per reference px
     s = min(1.0, side / max(bw, bh, 1))  # reference scale for the fit
     c = min(1.0, s / max(k, 1e-6))  # claim scale giving the product the same size
@@ -266,7 +277,7 @@ def _refine(
     except cv2.error:
         return None
     refined = np.linalg.inv(to_small) @ np.vstack([warp, [0.0, 0.0, 1.0]])
-    refined = refined @ np.diag([s, s, 1.0])
+    refined = refined @ np.diag([s, s, 1.0]) @ np.linalg.inv(into)
     return refined / refined[2, 2], float(fit)
 
 
