@@ -321,3 +321,42 @@ def test_a_small_region_of_a_scene_pasted_elsewhere_is_verified_on_its_own(
     off = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(region_search=False))
     (plain,) = off.analyze(c, ClaimContext((c,), (r,)))
     assert plain.details["relation"] not in DERIVED
+
+
+def _deep_looks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    from vericlaim.analyzers.reference_match import FEATURES
+
+    FEATURES.clear()
+    looks: list[bool] = []
+    original = ReferenceMatchAnalyzer._features
+
+    def spy(self, evidence, index, mirrored=False, deep=False):  # type: ignore[no-untyped-def]
+        looks.append(deep)
+        return original(self, evidence, index, mirrored=mirrored, deep=deep)
+
+    monkeypatch.setattr(ReferenceMatchAnalyzer, "_features", spy)
+    return looks
+
+
+def test_the_closer_look_is_skipped_when_no_feature_aligned(
+    listing: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looks = _deep_looks(monkeypatch)
+    photo = np.full((600, 800, 3), 128, np.uint8)
+    cv2.circle(photo, (400, 300), 150, (30, 160, 60), -1)  # a plain, unrelated object
+    f = _check(encode(photo, quality=85), encode(listing))
+    assert f.details["relation"] == "no_match"
+    assert looks and not any(looks)
+
+
+def test_a_small_copy_inside_a_phone_screenshot_gets_the_closer_look(
+    listing: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A copy shown small inside busy app chrome: the first look finds nothing, but the
+    # photo has a phone screen's shape.
+    looks = _deep_looks(monkeypatch)
+    screen = textured_image(1080, 2340, seed=42)
+    screen[900:1200, 140:540] = cv2.resize(listing, (400, 300), interpolation=cv2.INTER_AREA)
+    f = _check(encode(screen, quality=85), encode(listing))
+    assert any(looks)
+    assert f.details["relation"] in DERIVED

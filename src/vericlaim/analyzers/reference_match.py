@@ -64,6 +64,9 @@ class ReferenceMatchConfig(AnalyzerConfig):
     copy behind app chrome still shows a few consistent matches, while most honest photos
     show none or chance ones (4-5). On development claims this kept 10 of the 11 copies
     only the closer look finds, and skipped it for about three quarters of honest claims."""
+    deep_aspect: float = 1.6
+    """A photo this much longer than wide (a phone screenshot: 16:9 and taller) always gets
+    the closer look: its app chrome may leave the copy no features at all."""
     compare_area: int = 130_000
     """Pixels (width x height) at which the aligned photos are compared."""
     localize_area: int = 300_000
@@ -662,14 +665,16 @@ class ReferenceMatchAnalyzer(Analyzer):
         regions: list[tuple] = []
         seen: dict[str, int] = {}
         best = self._search(media, pairs, deep=False, regions=regions, seen=seen)
-        if (
-            best.alignment is None
-            and cfg.deep_features > cfg.n_features
-            and seen.get("inliers", 0) >= cfg.deep_hint_inliers
-        ):
-            # Nothing aligned firmly, but a few features did. A screenshot's app chrome or a
-            # re-photographed screen can draw most features away from the photo: look again,
-            # closer (unmirrored only: the second look costs as much as the first).
+        hinted = seen.get("inliers", 0) >= cfg.deep_hint_inliers
+        tall = any(
+            max(f.pixels.shape[:2]) >= cfg.deep_aspect * min(f.pixels.shape[:2])
+            for f in media.frames
+        )
+        if best.alignment is None and cfg.deep_features > cfg.n_features and (hinted or tall):
+            # Nothing aligned firmly, but a few features did, or the photo has a phone
+            # screen's shape. A screenshot's app chrome or a re-photographed screen can draw
+            # most features away from the photo: look again, closer (unmirrored only: the
+            # second look costs as much as the first).
             deeper = self._search(media, pairs, deep=True, regions=regions)
             if deeper.strength > best.strength:
                 best = deeper
