@@ -360,3 +360,22 @@ def test_a_small_copy_inside_a_phone_screenshot_gets_the_closer_look(
     f = _check(encode(screen, quality=85), encode(listing))
     assert any(looks)
     assert f.details["relation"] in DERIVED
+
+
+def test_the_colour_fit_keeps_a_small_product_on_a_white_background() -> None:
+    """A studio copy is mostly blown-out white: the colour fit must not bend the product's
+    own colours to fit the white alone (that lit the whole product up as edited)."""
+    from vericlaim.analyzers._compare import _fit_colour
+
+    rng = np.random.default_rng(3)
+    reference = np.full((200, 300, 3), 255, np.uint8)
+    leaf = rng.normal(0, 12, (60, 40, 3)) + np.array([40, 120, 50])
+    reference[70:130, 130:170] = np.clip(leaf, 0, 255).astype(np.uint8)
+    claim = reference.copy()  # a verbatim copy
+    fitted = _fit_colour(reference, claim, np.ones((200, 300), bool))
+    product = fitted[70:130, 130:170] - reference[70:130, 130:170].astype(np.float32)
+    assert float(np.median(np.abs(product))) < 2.0
+    # A real filter over the whole photo is still followed.
+    warm = np.clip(reference.astype(np.float32) * [1.0, 0.9, 0.75], 0, 255).astype(np.uint8)
+    fitted = _fit_colour(reference, warm, np.ones((200, 300), bool))
+    assert float(np.median(np.abs(fitted - warm.astype(np.float32)))) < 3.0

@@ -72,6 +72,9 @@ def warp_reference(
     return warped, mask > 0
 
 
+_COLOUR_RIDGE = 0.002
+"""Weight of the colour fit's pull towards identity, per sample."""
+
 _LUMA = np.array([[0.299, 0.587, 0.114]], np.float32)
 
 
@@ -163,7 +166,14 @@ def _fit_colour(
 ) -> np.ndarray:
     """Least-squares map from reference colours to claim colours (each output channel a
     linear plus quadratic function of the three input channels), refit twice without the
-    worst-fitting pixels so that edits do not bend it. Returns the fitted reference."""
+    worst-fitting pixels so that edits do not bend it. Returns the fitted reference.
+
+    The fit is pulled gently towards the identity (a ridge centred on "no change"): a studio
+    photo is mostly one white, and colours the samples hardly cover must keep their own
+    values rather than whatever a fit to white alone extrapolates. Pixels are dropped as
+    outliers relative to the fit's typical error, not by a fixed share: a product filling a
+    fifth of a white frame is not an outlier of the background.
+    """
     idx = np.flatnonzero(valid.ravel())
     if len(idx) < 50:
         return reference.astype(np.float32)
@@ -172,17 +182,19 @@ def _fit_colour(
     x = reference.reshape(-1, 3)[idx].astype(np.float32) / 255.0
     a = np.concatenate([x, x * x, np.ones((len(x), 1), np.float32)], axis=1)
     b = claim.reshape(-1, 3)[idx].astype(np.float32)
+    prior = np.zeros((7, 3), np.float64)
+    prior[:3] = 255.0 * np.eye(3)
     keep = np.ones(len(idx), bool)
     coef = np.zeros((7, 3), np.float32)
     for _ in range(3):
-        ak = a[keep]
-        # Normal equations with a small ridge: a 7 x 7 solve, cheaper than an SVD.
-        ak64 = ak.astype(np.float64)
-        coef = np.linalg.solve(ak64.T @ ak64 + 1e-6 * np.eye(7), ak64.T @ b[keep]).astype(
-            np.float32
-        )
+        ak64 = a[keep].astype(np.float64)
+        # Normal equations (a 7 x 7 solve, cheaper than an SVD) with the ridge towards identity.
+        ridge = _COLOUR_RIDGE * max(int(keep.sum()), 1)
+        coef = np.linalg.solve(
+            ak64.T @ ak64 + ridge * np.eye(7), ak64.T @ b[keep] + ridge * prior
+        ).astype(np.float32)
         err = np.abs(a @ coef - b).sum(axis=1)
-        keep = err <= np.quantile(err, 0.7)
+        keep = err <= max(float(np.quantile(err, 0.7)), 3.0 * float(np.median(err)), 12.0)
     ref = reference.astype(np.float32) / 255.0
     linear = cv2.transform(ref, np.ascontiguousarray(coef[:3].T))
     square = cv2.transform(ref * ref, np.ascontiguousarray(coef[3:6].T))
