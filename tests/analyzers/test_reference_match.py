@@ -379,3 +379,20 @@ def test_the_colour_fit_keeps_a_small_product_on_a_white_background() -> None:
     warm = np.clip(reference.astype(np.float32) * [1.0, 0.9, 0.75], 0, 255).astype(np.uint8)
     fitted = _fit_colour(reference, warm, np.ones((200, 300), bool))
     assert float(np.median(np.abs(fitted - warm.astype(np.float32)))) < 3.0
+
+
+def test_scattered_specks_over_a_wide_area_are_not_an_edit() -> None:
+    """A re-photographed screen leaves specks of residual over a stretch of uneven light;
+    the dilation that joins a crack's fragments would box them all as one wide region."""
+    from vericlaim.analyzers._regions import edit_regions
+
+    z = np.full((300, 400), 0.5, np.float32)
+    z[40:190:4, 20:220:4] = 6.0  # sparse specks, close enough to be grouped
+    z[200:230, 300:330] = 8.0  # a compact edit
+    valid = np.ones(z.shape, bool)
+    boxes, _ = edit_regions(z, valid, z=4.0, min_area=0.0002, to_full=1.0)
+    assert [(b.x, b.y, b.w, b.h) for b in boxes] == [(300, 200, 30, 30)]
+    # The same specks packed densely are a region.
+    z[40:190, 20:220] = 6.0
+    boxes, _ = edit_regions(z, valid, z=4.0, min_area=0.0002, to_full=1.0)
+    assert len(boxes) == 2

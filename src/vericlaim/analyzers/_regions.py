@@ -53,6 +53,7 @@ def edit_regions(
     z_low: float | None = None,
     max_regions: int = 12,
     max_share: float = 0.3,
+    diffuse_share: float = 0.05,
 ) -> tuple[list[Box], np.ndarray]:
     """Compact regions where the claim departs from the aligned reference.
 
@@ -61,8 +62,10 @@ def edit_regions(
     inpainted patch is boxed whole rather than only its core. Pieces are grouped by a small
     dilation (the fragments of one thin crack form one region, which an opening would
     erase). A region is kept when its seed pixels cover at least ``min_area`` of the frame
-    and stand out on average by ``1.25 z``. Returns boxes in full-resolution pixels
-    (``to_full`` times comparison pixels) and a heatmap in [0, 1] at comparison resolution.
+    and stand out on average by ``1.25 z``; a box wider than ``diffuse_share`` of the frame
+    must also be more than scattered specks (its 90th percentile above ``z_low``). Returns
+    boxes in full-resolution pixels (``to_full`` times comparison pixels) and a heatmap in
+    [0, 1] at comparison resolution.
     """
     h, w = zmap.shape
     z_low = 0.6 * z if z_low is None else z_low
@@ -98,6 +101,12 @@ def edit_regions(
             continue  # a change over most of the frame is light or a filter, not a local edit
         if min(bw_, bh_) < 0.012 * min(h, w) and max(bw_, bh_) > 10 * min(bw_, bh_):
             continue  # a hairline along a straight edge: the border of a framed copy
+        if bw_ * bh_ > diffuse_share * h * w:
+            inside = zmap[y0 : y0 + bh_, x0 : x0 + bw_][valid[y0 : y0 + bh_, x0 : x0 + bw_]]
+            if inside.size and float(np.quantile(inside, 0.9)) < z_low:
+                # A wide box nearly all at the noise level: scattered specks over a stretch
+                # of uneven light (a re-photographed screen's falloff, moire), not an edit.
+                continue
         strength = float(sums[i] / counts[i])
         box = Box(
             x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, min(1.0, strength / (4 * z))
