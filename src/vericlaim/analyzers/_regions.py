@@ -58,7 +58,7 @@ def edit_regions(
     """Compact regions where the claim departs from the aligned reference.
 
     Hysteresis thresholding (Canny 1986): pixels above ``z`` seed a region, which grows over
-    connected pixels above ``z_low`` (half of ``z`` by default), so a soft stain or an
+    connected pixels above ``z_low`` (0.6 ``z`` by default), so a soft stain or an
     inpainted patch is boxed whole rather than only its core. Pieces are grouped by a small
     dilation (the fragments of one thin crack form one region, which an opening would
     erase). A region is kept when its seed pixels cover at least ``min_area`` of the frame
