@@ -682,9 +682,11 @@ class ReferenceMatchAnalyzer(Analyzer):
             pasted = self._region_check(media, regions)
             if pasted is not None:
                 best = pasted
-        vouched = best.relation == "same_product" and best.pasted_doubt is None
-        if cfg.product_search and best.relation not in DERIVED and not vouched:
-            # (A photo already shown to be independent of a reference needs no search.)
+        if cfg.product_search and best.relation not in DERIVED:
+            # Also when features vouched for the photo as independent: a product pasted with
+            # seamless (Poisson) cloning aligns by its own features, yet the smooth colour
+            # shift and a homography fitted to one small object leave it looking
+            # independent; the product search fits and judges the product alone.
             pasted = self._product_search(media, pairs[: cfg.product_search_pairs])
             if pasted is not None:
                 best = pasted
