@@ -396,3 +396,41 @@ def test_scattered_specks_over_a_wide_area_are_not_an_edit() -> None:
     z[40:190, 20:220] = 6.0
     boxes, _ = edit_regions(z, valid, z=4.0, min_area=0.0002, to_full=1.0)
     assert len(boxes) == 2
+
+
+def test_a_loosely_fitted_placement_needs_most_of_its_fine_detail_to_agree() -> None:
+    """A seamless clone fits the product search loosely (its colours shift smoothly): such a
+    placement counts as copied only when over half its fine detail agrees. A product whose
+    skin is the reference's over only part of it (about 40 % of its fine detail) passes
+    with a firm fit and not with a loose one."""
+    from vericlaim.analyzers._retrieve import product_mask, product_template
+    from vericlaim.analyzers.reference_match import ReferenceMatchConfig, match_product
+    from vericlaim.evidence import Frame
+
+    listing_photo, mask = _studio_fruit(7)
+    template = product_template(listing_photo)
+    assert template is not None
+    product = product_mask(template, listing_photo.shape)
+    partly = listing_photo.copy()
+    partly[:, 300:] = _studio_fruit(8)[0][:, 300:]  # another skin right of x = 300
+    reference = load_bytes(encode(listing_photo, quality=92), source="l.jpg", role="listing")
+    ys, xs = np.nonzero(mask)
+
+    def relation(photo: np.ndarray, fit: float) -> str | None:
+        claim, (x, y, _, _) = _pasted_into_a_scene(photo, mask, at=(380, 300), scale=0.8)
+        k = 0.8  # reference pixels -> claim pixels of the paste, mirrored and scaled
+        h = np.array([[-k, 0, x + k * int(xs.max())], [0, k, y - k * int(ys.min())], [0, 0, 1]])
+        match = match_product(
+            Frame(claim),
+            reference,
+            reference.frames[0],
+            h,
+            product,
+            {"fit": fit},
+            ReferenceMatchConfig(),
+        )
+        return None if match is None else match.relation
+
+    assert relation(listing_photo, 0.7) == "partial_copy"
+    assert relation(partly, 0.9) == "partial_copy"
+    assert relation(partly, 0.7) is None

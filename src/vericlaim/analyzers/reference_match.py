@@ -135,6 +135,14 @@ class ReferenceMatchConfig(AnalyzerConfig):
     region_growth: float = 1.0
     """An aligned region is compared over its inliers' hull grown by this share of the
     hull's size."""
+    product_min_fit: float = 0.6
+    """Lowest masked ECC fit at which a product-search placement is verified at all. A
+    product pasted with seamless (Poisson) cloning has its colours shifted smoothly towards
+    the scene's, which no global gain and offset undo: its fit falls to 0.6-0.8."""
+    product_firm_fit: float = 0.8
+    """Below this fit, a placement counts as copied only when at least ``partial_fine`` of
+    its blocks agree in fine detail (``partial_fine_frame`` above it). On 500 honest
+    development claims, placements fitting 0.6-0.8 reached at most 0.29."""
     product_compare_area: int = 90_000
     """Pixels (width x height) of the product's box at which a placement found by the product
     search is compared with the reference: enough 16-pixel blocks to judge a product that
@@ -472,6 +480,10 @@ def match_product(
         comparison.fine_agreement >= cfg.partial_fine_frame
         and consistency["gain_spread"] <= cfg.partial_gain_spread
     )
+    if located_by == "product_search" and float(located.get("fit", 1.0)) < cfg.product_firm_fit:
+        # A loose fit (a seamlessly cloned product, or a chance placement on an honest photo)
+        # must agree over half its fine detail.
+        copied = copied and comparison.fine_agreement >= cfg.partial_fine
     if located_by != "product_search":
         # A region of a scene found by a few features: it must agree over half its detail,
         # closely, and in register as only copied pixels are. Regions of printed packaging
@@ -627,7 +639,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.5.1"
+    version = "1.6.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -709,7 +721,9 @@ class ReferenceMatchAnalyzer(Analyzer):
             if template is None:
                 continue
             claim_frame, reference_frame = media.frames[ci], reference.frames[ri]
-            located = locate_product(claim_frame.pixels, reference_frame.pixels, template)
+            located = locate_product(
+                claim_frame.pixels, reference_frame.pixels, template, min_fit=cfg.product_min_fit
+            )
             if located is None:
                 continue
             match = match_product(
