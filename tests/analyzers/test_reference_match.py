@@ -434,3 +434,27 @@ def test_a_loosely_fitted_placement_needs_most_of_its_fine_detail_to_agree() -> 
     assert relation(listing_photo, 0.7) == "partial_copy"
     assert relation(partly, 0.9) == "partial_copy"
     assert relation(partly, 0.7) is None
+
+
+def test_a_studio_photo_with_its_background_replaced_is_a_partial_copy() -> None:
+    """The whole listing photo aligns, but its plain background now shows another scene:
+    the product was cut out and pasted, so the copied region is the product."""
+    rng_skin = textured_image(640, 480, seed=11)
+    mask = np.zeros((480, 640), np.uint8)
+    cv2.ellipse(mask, (320, 240), (290, 210), 0, 0, 360, 1, -1)
+    listing_photo = np.where(mask[..., None] > 0, rng_skin, np.uint8(250)).astype(np.uint8)
+    scene = textured_image(640, 480, seed=12)
+    claim = np.where(mask[..., None] > 0, listing_photo, scene).astype(np.uint8)
+    claim = cv2.resize(claim, None, fx=0.9, fy=0.9, interpolation=cv2.INTER_AREA)
+    f = _check(encode(claim, quality=85), encode(listing_photo, quality=92))
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "background"
+    assert f.details["background"]["background_changed"] >= 0.5
+    (r,) = f.regions
+    ys, xs = np.nonzero(mask)
+    x0, y0, x1, y1 = 0.9 * xs.min(), 0.9 * ys.min(), 0.9 * xs.max(), 0.9 * ys.max()
+    assert abs(r.x - x0) < 12 and abs(r.y - y0) < 12
+    assert abs(r.x + r.w - x1) < 12 and abs(r.y + r.h - y1) < 12
+    # The photo itself, untouched: a verbatim copy, not a pasted product.
+    same = _check(encode(listing_photo, quality=85), encode(listing_photo, quality=92))
+    assert same.reason_code == "reference_match.verbatim_copy"

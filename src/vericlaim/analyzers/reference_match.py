@@ -135,6 +135,13 @@ class ReferenceMatchConfig(AnalyzerConfig):
     region_growth: float = 1.0
     """An aligned region is compared over its inliers' hull grown by this share of the
     hull's size."""
+    background_changed: float = 0.5
+    """Share of a studio reference's plain background, inside the claim frame, that must
+    depart from the reference for a whole-frame copy to count as the product pasted into
+    another scene (a partial copy boxed on the product) rather than an edit of the photo."""
+    background_texture: float = 6.0
+    """Contrast (grey levels, 16 px blocks of the claim blurred by 2 px) above which a block
+    of a studio reference's plain background shows another scene."""
     product_min_fit: float = 0.6
     """Lowest masked ECC fit at which a product-search placement is verified at all. A
     product pasted with seamless (Poisson) cloning has its colours shifted smoothly towards
@@ -690,6 +697,10 @@ class ReferenceMatchAnalyzer(Analyzer):
             deeper = self._search(media, pairs, deep=True, regions=regions)
             if deeper.strength > best.strength:
                 best = deeper
+        if best.relation in ("verbatim_copy", "local_edit", "global_filter"):
+            pasted = self._background_replaced(best)
+            if pasted is not None:
+                best = pasted
         if cfg.region_search and best.relation not in DERIVED and regions:
             pasted = self._region_check(media, regions)
             if pasted is not None:
@@ -711,6 +722,82 @@ class ReferenceMatchAnalyzer(Analyzer):
             key, lambda: (product_template(pixels),)
         )
         return found[0]
+
+    def _background_replaced(self, match: Match) -> Match | None:
+        """A whole-frame copy of a studio photo whose plain background was replaced by
+        another scene: the product was cut out and pasted, so the copied region is the
+        product (a partial copy), not the changed background. ``None`` when the reference is
+        not a studio photo or most of its background is still there."""
+        cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
+        comparison, h_full = match.comparison, match.homography_full
+        if comparison is None or h_full is None:
+            return None
+        reference_frame, claim_frame = match.reference_frame, match.claim_frame
+        position = next(
+            (i for i, f in enumerate(match.reference.frames) if f is reference_frame), None
+        )
+        if position is None:
+            return None
+        template = self._template(match.reference, position)
+        if template is None:
+            return None
+        valid = comparison.valid
+        ch, cw = valid.shape
+        claim_full_w = claim_frame.pixels.shape[1] / claim_frame.scale
+        g = cw / claim_full_w  # comparison pixels per claim full-resolution pixel
+        # Reference-frame pixels -> comparison pixels.
+        h_cmp = _scale(g) @ h_full @ _scale(1 / reference_frame.scale)
+        product = product_mask(template, reference_frame.pixels.shape)
+        placed = cv2.warpPerspective(product, h_cmp, (cw, ch), flags=cv2.INTER_NEAREST) > 0
+        if not placed.any():
+            return None
+        near = cv2.dilate(placed.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        background = (valid & ~near).astype(np.float32)
+        # The reference's background is plain: where the claim shows structure there (block
+        # contrast of the claim, blurred so that sensor noise and a screen's moire do not
+        # count, and taken block by block so that uneven light does not either), another
+        # scene took its place.
+        b = 16
+        bh, bw = ch // b, cw // b
+        if bh < 2 or bw < 2:
+            return None
+        luma = cv2.cvtColor(claim_frame.pixels, cv2.COLOR_RGB2GRAY)
+        luma = cv2.resize(luma, (cw, ch), interpolation=cv2.INTER_AREA).astype(np.float32)
+        luma = cv2.GaussianBlur(luma, (0, 0), 2.0)[: bh * b, : bw * b]
+        mean = cv2.resize(luma, (bw, bh), interpolation=cv2.INTER_AREA)
+        spread = np.sqrt(
+            np.maximum(cv2.resize(luma * luma, (bw, bh), interpolation=cv2.INTER_AREA) - mean**2, 0)
+        )
+        inside = cv2.resize(background[: bh * b, : bw * b], (bw, bh), interpolation=cv2.INTER_AREA)
+        blocks = inside > 0.95
+        if blocks.sum() < 6:
+            return None  # the product fills the frame: nothing to tell
+        changed = float((spread[blocks] > cfg.background_texture).mean())
+        if changed < cfg.background_changed:
+            return None
+        # The product's outline in claim full-resolution pixels.
+        ys, xs = np.nonzero(placed)
+        to_full = 1.0 / g
+        box = Box(int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+        located = {
+            "background_changed": round(changed, 3),
+            "product_agreement": round(
+                float(comparison.block_agree.sum()) / max(comparison.informative_blocks, 1), 3
+            ),
+        }
+        return Match(
+            "partial_copy",
+            match.reference,
+            reference_frame,
+            claim_frame,
+            match.alignment,
+            comparison,
+            h_full,
+            (box.scaled(to_full),),
+            placed.astype(np.float32),
+            located=located,
+            located_by="background",
+        )
 
     def _product_search(self, media: Evidence, pairs: list) -> Match | None:
         """The first pair whose studio product, found in the claim frame and compared there
