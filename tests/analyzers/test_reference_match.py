@@ -458,3 +458,45 @@ def test_a_studio_photo_with_its_background_replaced_is_a_partial_copy() -> None
     # The photo itself, untouched: a verbatim copy, not a pasted product.
     same = _check(encode(listing_photo, quality=85), encode(listing_photo, quality=92))
     assert same.reason_code == "reference_match.verbatim_copy"
+
+
+def _moire(photo: np.ndarray, amplitude: float, period: float) -> np.ndarray:
+    """``photo`` seen through a screen's moire: fine diagonal stripes over the whole frame."""
+    h, w = photo.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    stripes = np.cos(2 * np.pi * (xx * 0.8 + yy * 0.6) / period)
+    out = cv2.GaussianBlur(
+        photo.astype(np.float32) * (1 + amplitude * stripes)[..., None], (0, 0), 0.8
+    )
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def test_a_copy_photographed_off_a_screen_is_found_through_its_moire() -> None:
+    # A low-contrast listing photo: the moire outweighs its detail block by block.
+    texture = textured_image(800, 600, seed=3).astype(np.float32)
+    listing_photo = np.clip(150 + 0.2 * (texture - texture.mean()), 0, 255).astype(np.uint8)
+    f = _check(
+        encode(_moire(listing_photo, 0.06, 10), quality=90), encode(listing_photo, quality=92)
+    )
+    assert f.reason_code == "reference_match.verbatim_copy"
+    assert f.details["moire_removed"] is True
+
+
+def test_moire_removal_leaves_photos_without_moire_alone() -> None:
+    from vericlaim.analyzers._compare import remove_moire
+
+    photo = textured_image(400, 300, seed=4)
+    recompressed = cv2.imdecode(
+        np.frombuffer(encode(photo, quality=60), np.uint8), cv2.IMREAD_COLOR
+    )[..., ::-1]
+    valid = np.ones((300, 400), bool)
+    assert remove_moire(np.ascontiguousarray(recompressed), photo, valid) is None
+    other = textured_image(400, 300, seed=5)
+    assert remove_moire(other, photo, valid) is None  # another scene is no moire
+    striped = _moire(photo, 0.1, 6)
+    cleaned = remove_moire(striped, photo, valid)
+    assert cleaned is not None
+    err = np.abs(cleaned.astype(np.float32) - cv2.GaussianBlur(photo, (0, 0), 0.8)).mean()
+    assert (
+        err < 0.6 * np.abs(striped.astype(np.float32) - cv2.GaussianBlur(photo, (0, 0), 0.8)).mean()
+    )

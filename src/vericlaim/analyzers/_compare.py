@@ -16,7 +16,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-__all__ = ["Comparison", "compare", "region_consistency", "warp_reference"]
+__all__ = ["Comparison", "compare", "region_consistency", "remove_moire", "warp_reference"]
 
 _BLOCK = 16
 
@@ -386,3 +386,61 @@ def region_consistency(
     else:
         spread = 1.0
     return {"mean_r2": round(r2, 4), "gain_spread": round(spread, 4)}
+
+
+def remove_moire(
+    claim: np.ndarray,
+    warped: np.ndarray,
+    valid: np.ndarray,
+    *,
+    min_peak: float = 50.0,
+    dominance: float = 3.0,
+    min_frequency: float = 0.05,
+    width: float = 0.006,
+) -> np.ndarray | None:
+    """The claim with a screen's moire taken out, or ``None`` when it shows none.
+
+    A photo of a screen carries a beat between the screen's pixel grid and the sensor's: a
+    fine periodic pattern over the whole picture, which no alignment or tone map removes and
+    which breaks the block-by-block comparison. It is one narrow peak (and its mirror) in the
+    spectrum of the claim's departure from the aligned reference (both high-passed, so that
+    light and colour do not count). It is notched out of the claim only when one peak
+    stands ``min_peak`` times above the median of the spectrum, ``dominance`` times above
+    any other, at a frequency of at least ``min_frequency`` cycles per pixel: a difference
+    of scene content spreads over the spectrum and never forms such a peak.
+    """
+    h, w = valid.shape
+    if h < 64 or w < 64:
+        return None
+    lc, lw = _luma(claim), _luma(warped)
+    residual = (lc - cv2.GaussianBlur(lc, (0, 0), 4.0)) - (lw - cv2.GaussianBlur(lw, (0, 0), 4.0))
+    spectrum = np.abs(np.fft.rfft2(residual * valid))
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    radius = np.sqrt(fx * fx + fy * fy)
+    band = (radius > 0.02) & (radius < 0.45)
+    level = float(np.median(spectrum[band]))
+    if level <= 0:
+        return None
+    scored = np.where(band, spectrum, 0.0)
+    i = np.unravel_index(int(np.argmax(scored)), scored.shape)
+    peak = float(scored[i])
+    py, px = float(fy[i[0], 0]), float(fx[0, i[1]])
+    away = np.sqrt((fy - py) ** 2 + (fx - px) ** 2) > 0.02
+    mirror = np.sqrt((fy + py) ** 2 + (fx + px) ** 2) > 0.02  # the conjugate, where rfft keeps it
+    second = float(scored[away & mirror].max(initial=0.0))
+    if (
+        peak < min_peak * level
+        or peak < dominance * second
+        or float(np.hypot(px, py)) < min_frequency
+    ):
+        return None
+    notch = np.ones((h, w // 2 + 1), np.float32)
+    for sy in (py, -py):
+        d2 = (fy - sy) ** 2 + (fx - (px if sy == py else -px)) ** 2
+        notch *= (1.0 - np.exp(-d2 / (2 * width * width))).astype(np.float32)
+    channels = [
+        np.fft.irfft2(np.fft.rfft2(claim[..., c].astype(np.float32)) * notch, s=(h, w))
+        for c in range(claim.shape[2])
+    ]
+    return np.clip(np.stack(channels, axis=-1), 0, 255).astype(np.uint8)

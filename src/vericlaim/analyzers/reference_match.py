@@ -28,7 +28,13 @@ from vericlaim.analyzers._align import (
     shrink,
     to_gray,
 )
-from vericlaim.analyzers._compare import Comparison, compare, region_consistency, warp_reference
+from vericlaim.analyzers._compare import (
+    Comparison,
+    compare,
+    region_consistency,
+    remove_moire,
+    warp_reference,
+)
 from vericlaim.analyzers._regions import Box, edit_regions, largest_component, soft_regions
 from vericlaim.analyzers._retrieve import (
     ProductTemplate,
@@ -174,6 +180,8 @@ class Match:
     located: dict | None = None
     """How the product search (or a feature region) placed the copied region, when it did."""
     located_by: str = "product_search"
+    moire_removed: bool = False
+    """A screen's moire was notched out of the claim before the comparison."""
 
     @property
     def strength(self) -> float:
@@ -234,6 +242,14 @@ def match_frames(
     h_cmp = _scale(g) @ h_frame
     warped, valid = warp_reference(ref_px, h_cmp, size)
     comparison = compare(claim_cmp, warped, valid)
+    moire = False
+    if comparison.agreement < cfg.derived_agreement and alignment.inliers >= cfg.min_inliers:
+        # A photo of a screen: its moire breaks the block comparison of a firm alignment.
+        cleaned = remove_moire(claim_cmp, warped, valid)
+        if cleaned is not None:
+            again = compare(cleaned, warped, valid)
+            if again.agreement > comparison.agreement:
+                claim_cmp, comparison, moire = cleaned, again, True
     if comparison.agreement < cfg.refine_below:
         # Partial agreement may be a slight misregistration (features cluster on one part of
         # the photo), which a sub-pixel refinement undoes. Honest photos stay honest: the
@@ -286,6 +302,7 @@ def match_frames(
             boxes,
             heat,
             pasted_doubt=doubt,
+            moire_removed=moire,
         )
 
     whole_frame = (
@@ -305,6 +322,9 @@ def match_frames(
             )
             claim_fine = shrink(claim_px, g_fine) if g_fine < 1 else claim_px
             warped_fine, valid_fine = warp_reference(ref_px, _scale(g_fine / g) @ h_cmp, fine_size)
+            if moire:
+                cleaned = remove_moire(claim_fine, warped_fine, valid_fine)
+                claim_fine = claim_fine if cleaned is None else cleaned
             local = compare(claim_fine, warped_fine, valid_fine)
             local_to_full = 1.0 / (g_fine * claim_full_scale)
         boxes, heat = edit_regions(
@@ -956,6 +976,8 @@ class ReferenceMatchAnalyzer(Analyzer):
         if match.located is not None:
             details["located_by"] = match.located_by
             details[match.located_by] = match.located
+        if match.moire_removed:
+            details["moire_removed"] = True
         if match.alignment is not None:
             details.update(
                 inliers=match.alignment.inliers,
