@@ -463,6 +463,10 @@ def match_product(
         if valid.sum() < 64 * 16 * 16 // 4:
             return None
         comparison = compare(claim_cmp, warped, valid)
+        if loose and comparison.fine_agreement < 0.5 * cfg.partial_fine:
+            # A loose fit far from agreeing: a chance placement on another photo (the
+            # refinement below moves a placement by a pixel or so; it cannot fix this one).
+            return None
         claim_gray = cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY)
         for _ in range(cfg.refine_rounds):
             k = refine(claim_gray, cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), valid)
@@ -475,6 +479,7 @@ def match_product(
             h_cmp, comparison, warped, valid = k @ h_cmp, refined, warped2, valid2
         return to_cmp, h_cmp, claim_cmp, claim_gray, warped, comparison
 
+    loose = located_by == "product_search" and float(located.get("fit", 1.0)) < cfg.product_firm_fit
     judged = judge(g, homography)
     if judged is None:
         return None
@@ -507,7 +512,7 @@ def match_product(
         comparison.fine_agreement >= cfg.partial_fine_frame
         and consistency["gain_spread"] <= cfg.partial_gain_spread
     )
-    if located_by == "product_search" and float(located.get("fit", 1.0)) < cfg.product_firm_fit:
+    if loose:
         # A loose fit (a seamlessly cloned product, or a chance placement on an honest photo)
         # must agree over half its fine detail.
         copied = copied and comparison.fine_agreement >= cfg.partial_fine
