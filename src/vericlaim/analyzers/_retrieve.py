@@ -124,6 +124,38 @@ def product_mask(template: ProductTemplate, shape: tuple[int, ...]) -> np.ndarra
     return mask
 
 
+def _centred(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` less its mean (which keeps the correlation sums well scaled) and its square:
+    what :func:`_masked_ncc` needs of an image, worked out once for many templates."""
+    centred = image.astype(np.float32) - float(image.mean())
+    return centred, centred * centred
+
+
+def _masked_ncc(
+    image: tuple[np.ndarray, np.ndarray], template: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """Zero-mean normalised cross-correlation of ``template`` over an image (given as
+    :func:`_centred` returns it), counting only the pixels where ``mask`` is set: what
+    ``cv2.matchTemplate`` computes with ``TM_CCOEFF_NORMED`` and a mask, from three plain
+    correlations, about twice as fast. Windows with no contrast under the mask (a standard
+    deviation below half a grey level) score -1."""
+    centred, squared = image
+    weights = mask.astype(np.float32)
+    n = float(weights.sum())
+    t = template.astype(np.float32)
+    t = (t - float((t * weights).sum()) / max(n, 1.0)) * weights
+    norm = float((t * t).sum())
+    if n < 2 or norm <= 0:
+        shape = (centred.shape[0] - t.shape[0] + 1, centred.shape[1] - t.shape[1] + 1)
+        return np.full(shape, -1.0, np.float32)
+    cross = cv2.matchTemplate(centred, t, cv2.TM_CCORR)
+    total = cv2.matchTemplate(centred, weights, cv2.TM_CCORR)
+    spread = cv2.matchTemplate(squared, weights, cv2.TM_CCORR) - total * total / n
+    scores = cross / np.sqrt(np.maximum(spread, 1e-6) * norm)
+    scores[spread < 0.25 * n] = -1.0
+    return np.clip(scores, -1.0, 1.0)
+
+
 def _scan(
     image: np.ndarray,
     template: ProductTemplate,
@@ -137,6 +169,7 @@ def _scan(
     h, w = image.shape
     th, tw = template.gray.shape
     found: list[tuple[float, int, int, float, bool]] = []
+    whole = _centred(image) if window is None else None
     for mirrored in mirrors:
         gray = template.gray[:, ::-1] if mirrored else template.gray
         mask = template.mask[:, ::-1] if mirrored else template.mask
@@ -149,16 +182,17 @@ def _scan(
             m = cv2.resize(np.ascontiguousarray(mask), (nw, nh), interpolation=cv2.INTER_NEAREST)
             if int(m.sum()) < 24 or float(t[m > 0].std()) < 2.0:
                 continue  # too small or too plain to say where it is
-            if window is None:
-                region, ox, oy = image, 0, 0
+            if whole is not None:
+                prepared, ox, oy = whole, 0, 0
             else:
+                assert window is not None
                 wx, wy, ww, wh = window
                 ox, oy = max(0, wx), max(0, wy)
                 region = image[oy : min(h, wy + wh + nh), ox : min(w, wx + ww + nw)]
                 if region.shape[0] <= nh or region.shape[1] <= nw:
                     continue
-            scores = cv2.matchTemplate(region, t, cv2.TM_CCOEFF_NORMED, mask=m)
-            scores = np.nan_to_num(scores, nan=-1.0, posinf=-1.0, neginf=-1.0)
+                prepared = _centred(region)
+            scores = _masked_ncc(prepared, t, m)
             _, value, _, (x, y) = cv2.minMaxLoc(scores)
             found.append((float(value), x + ox, y + oy, size, mirrored))
     return found
