@@ -500,3 +500,29 @@ def test_moire_removal_leaves_photos_without_moire_alone() -> None:
     assert (
         err < 0.6 * np.abs(striped.astype(np.float32) - cv2.GaussianBlur(photo, (0, 0), 0.8)).mean()
     )
+
+
+def test_the_masked_correlation_equals_opencvs_masked_mode() -> None:
+    from vericlaim.analyzers._retrieve import _centred, _masked_ncc
+
+    rng = np.random.default_rng(9)
+    image = cv2.GaussianBlur(rng.random((90, 110)).astype(np.float32), (0, 0), 2) * 2000
+    image[:20] = 77.0  # a flat band scores -1 in both
+    template = np.ascontiguousarray(image[40:70, 50:74])
+    mask = (rng.random(template.shape) > 0.3).astype(np.uint8)
+    expected = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
+    expected = np.nan_to_num(expected, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    got = _masked_ncc(_centred(image), template, mask)
+    defined = (expected > -1) & (got > -1)
+    assert defined.sum() > 0.5 * got.size
+    assert np.abs(expected - got)[defined].max() < 1e-3
+    assert np.unravel_index(got.argmax(), got.shape) == (40, 50)
+
+
+def test_moire_removal_declines_tiny_and_flat_frames() -> None:
+    from vericlaim.analyzers._compare import remove_moire
+
+    tiny = textured_image(40, 30, seed=1)
+    assert remove_moire(tiny, tiny, np.ones((30, 40), bool)) is None
+    flat = np.full((200, 200, 3), 128, np.uint8)
+    assert remove_moire(flat, flat, np.ones((200, 200), bool)) is None

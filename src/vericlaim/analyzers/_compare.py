@@ -16,7 +16,14 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-__all__ = ["Comparison", "compare", "region_consistency", "remove_moire", "warp_reference"]
+__all__ = [
+    "Comparison",
+    "block_contrast",
+    "compare",
+    "region_consistency",
+    "remove_moire",
+    "warp_reference",
+]
 
 _BLOCK = 16
 
@@ -195,16 +202,11 @@ def _fit_colour(
         ).astype(np.float32)
         err = np.abs(a @ coef - b).sum(axis=1)
         keep = err <= max(float(np.quantile(err, 0.7)), 3.0 * float(np.median(err)), 12.0)
-    if reference.dtype != np.uint8:
-        ref = reference.astype(np.float32) / 255.0
-        linear = cv2.transform(ref, np.ascontiguousarray(coef[:3].T))
-        square = cv2.transform(ref * ref, np.ascontiguousarray(coef[3:6].T))
-        return linear + square + coef[6].reshape(1, 1, 3)
     # The map is a sum of one function per input channel: nine 256-entry tables, several
     # times faster than evaluating the polynomial on every pixel.
     level = np.arange(256, dtype=np.float32) / 255.0
     tables = level * coef[:3, :, None] + level * level * coef[3:6, :, None]  # [in, out, 256]
-    inputs = cv2.split(reference)
+    inputs = cv2.split(np.asarray(reference, np.uint8))  # the photos' own 8-bit pixels
     out = np.empty(reference.shape, np.float32)
     for c in range(3):
         looked = [
@@ -225,6 +227,14 @@ def _block_mean(x: np.ndarray, bh: int, bw: int) -> np.ndarray:
     return cv2.resize(x, (bw, bh), interpolation=cv2.INTER_AREA)
 
 
+def block_contrast(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each whole 16-pixel block of a float32 image."""
+    bh, bw = x.shape[0] // _BLOCK, x.shape[1] // _BLOCK
+    x = np.ascontiguousarray(x[: bh * _BLOCK, : bw * _BLOCK])
+    mean = _block_mean(x, bh, bw)
+    return mean, np.sqrt(np.maximum(_block_mean(x * x, bh, bw) - mean * mean, 0.0))
+
+
 def _block_stats(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per-block std of a and b, their correlation, and the valid share of each block."""
     h, w = a.shape
@@ -234,9 +244,8 @@ def _block_stats(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> tuple[np.nd
     v = _block_mean(
         np.ascontiguousarray(valid[: bh * _BLOCK, : bw * _BLOCK], dtype=np.float32), bh, bw
     )
-    ma, mb = _block_mean(a, bh, bw), _block_mean(b, bh, bw)
-    sa = np.sqrt(np.maximum(_block_mean(a * a, bh, bw) - ma * ma, 0.0))
-    sb = np.sqrt(np.maximum(_block_mean(b * b, bh, bw) - mb * mb, 0.0))
+    ma, sa = block_contrast(a)
+    mb, sb = block_contrast(b)
     ncc = (_block_mean(a * b, bh, bw) - ma * mb) / np.maximum(sa * sb, 1e-6)
     return sa, sb, ncc, v
 
@@ -450,8 +459,8 @@ def remove_moire(
     ):
         return None
     notch = np.ones((h, w // 2 + 1), np.float32)
-    for sy in (py, -py):
-        d2 = (fy - sy) ** 2 + (fx - (px if sy == py else -px)) ** 2
+    for cy, cx in ((py, px), (-py, -px)):  # the peak and its conjugate
+        d2 = (fy - cy) ** 2 + (fx - cx) ** 2
         notch *= (1.0 - np.exp(-d2 / (2 * width * width))).astype(np.float32)
     channels = [
         np.fft.irfft2(np.fft.rfft2(claim[..., c].astype(np.float32)) * notch, s=(h, w))

@@ -30,6 +30,7 @@ from vericlaim.analyzers._align import (
 )
 from vericlaim.analyzers._compare import (
     Comparison,
+    block_contrast,
     compare,
     region_consistency,
     remove_moire,
@@ -443,6 +444,10 @@ def match_product(
         g = cfg.max_upsample / enlarge
     crop = claim_px[y0:y1, x0:x1]
 
+    # A loose fit (a seamlessly cloned product, or a chance placement on an honest photo)
+    # is held to more agreement below.
+    loose = located_by == "product_search" and float(located.get("fit", 1.0)) < cfg.product_firm_fit
+
     def judge(g: float, start: np.ndarray) -> tuple | None:
         """Compare at scale ``g`` of the claim, from the placement ``start`` (reference
         frame -> claim frame pixels), refined by phase correlation."""
@@ -479,7 +484,6 @@ def match_product(
             h_cmp, comparison, warped, valid = k @ h_cmp, refined, warped2, valid2
         return to_cmp, h_cmp, claim_cmp, claim_gray, warped, comparison
 
-    loose = located_by == "product_search" and float(located.get("fit", 1.0)) < cfg.product_firm_fit
     judged = judge(g, homography)
     if judged is None:
         return None
@@ -740,9 +744,10 @@ class ReferenceMatchAnalyzer(Analyzer):
                 best = pasted
         return [self._finding(media, best)]
 
-    def _template(self, evidence: Evidence, index: int) -> ProductTemplate | None:
-        pixels = evidence.frames[index].pixels
-        key = (evidence.sha256, index, "product", pixels.shape)
+    def _template(self, evidence: Evidence, frame: Frame) -> ProductTemplate | None:
+        """The product of a studio photo (one of ``evidence``'s frames), cached."""
+        pixels = frame.pixels
+        key = (evidence.sha256, frame.index, "product", pixels.shape)
         found: tuple[ProductTemplate | None] = FEATURES.get(
             key, lambda: (product_template(pixels),)
         )
@@ -758,12 +763,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         if comparison is None or h_full is None:
             return None
         reference_frame, claim_frame = match.reference_frame, match.claim_frame
-        position = next(
-            (i for i, f in enumerate(match.reference.frames) if f is reference_frame), None
-        )
-        if position is None:
-            return None
-        template = self._template(match.reference, position)
+        template = self._template(match.reference, reference_frame)
         if template is None:
             return None
         valid = comparison.valid
@@ -782,19 +782,12 @@ class ReferenceMatchAnalyzer(Analyzer):
         # contrast of the claim, blurred so that sensor noise and a screen's moire do not
         # count, and taken block by block so that uneven light does not either), another
         # scene took its place.
-        b = 16
-        bh, bw = ch // b, cw // b
-        if bh < 2 or bw < 2:
+        if ch < 32 or cw < 32:
             return None
         luma = cv2.cvtColor(claim_frame.pixels, cv2.COLOR_RGB2GRAY)
         luma = cv2.resize(luma, (cw, ch), interpolation=cv2.INTER_AREA).astype(np.float32)
-        luma = cv2.GaussianBlur(luma, (0, 0), 2.0)[: bh * b, : bw * b]
-        mean = cv2.resize(luma, (bw, bh), interpolation=cv2.INTER_AREA)
-        spread = np.sqrt(
-            np.maximum(cv2.resize(luma * luma, (bw, bh), interpolation=cv2.INTER_AREA) - mean**2, 0)
-        )
-        inside = cv2.resize(background[: bh * b, : bw * b], (bw, bh), interpolation=cv2.INTER_AREA)
-        blocks = inside > 0.95
+        _, spread = block_contrast(cv2.GaussianBlur(luma, (0, 0), 2.0))
+        blocks = block_contrast(background)[0] > 0.95
         if blocks.sum() < 6:
             return None  # the product fills the frame: nothing to tell
         changed = float((spread[blocks] > cfg.background_texture).mean())
@@ -829,7 +822,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         as a feature alignment would be, turns out copied."""
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
         for ci, reference, ri in pairs:
-            template = self._template(reference, ri)
+            template = self._template(reference, reference.frames[ri])
             if template is None:
                 continue
             claim_frame, reference_frame = media.frames[ci], reference.frames[ri]
@@ -857,7 +850,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
         regions.sort(key=lambda r: -r[3].inliers)
         for ci, reference, ri, alignment, fc, fr in regions[: cfg.region_candidates]:
-            if self._template(reference, ri) is not None:
+            if self._template(reference, reference.frames[ri]) is not None:
                 # A studio product shot: its product is the product search's to verify (a
                 # buyer's own photo of printed packaging aligns with it region by region).
                 continue
