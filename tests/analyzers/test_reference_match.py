@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import encode, textured_image
 from vericlaim.analyzers import ClaimContext, Finding
-from vericlaim.analyzers.reference_match import DERIVED, ReferenceMatchAnalyzer
+from vericlaim.analyzers.reference_match import DERIVED, ReferenceMatchAnalyzer, inlier_region
 from vericlaim.evidence import load_bytes
 
 
@@ -458,6 +458,58 @@ def test_a_studio_photo_with_its_background_replaced_is_a_partial_copy() -> None
     # The photo itself, untouched: a verbatim copy, not a pasted product.
     same = _check(encode(listing_photo, quality=85), encode(listing_photo, quality=92))
     assert same.reason_code == "reference_match.verbatim_copy"
+
+
+def test_a_studio_product_pasted_into_a_partly_plain_larger_scene_is_a_partial_copy() -> None:
+    """The whole listing photo aligns, less than half its plain background departs (the
+    scene behind is partly a plain wall), but the claim reaches well beyond the listing's
+    frame and shows structure there as well: the product was pasted into a larger scene."""
+    skin = textured_image(640, 480, seed=11)
+    mask = np.zeros((480, 640), np.uint8)
+    cv2.ellipse(mask, (320, 240), (250, 170), 0, 0, 360, 1, -1)
+    listing_photo = np.where(mask[..., None] > 0, skin, np.uint8(250)).astype(np.uint8)
+    rng = np.random.default_rng(1)
+    claim = np.full((900, 1200, 3), 205.0, np.float32)  # a plain wall...
+    claim[:, :420] = textured_image(1200, 900, seed=12)[:, :420]  # ... beside a busy shelf
+    claim = np.clip(claim + rng.normal(0, 1.5, claim.shape), 0, 255).astype(np.uint8)
+    inside = claim[200:680, 300:940]
+    inside[:] = np.where(mask[..., None] > 0, listing_photo, inside)
+    reference = encode(listing_photo, quality=92)
+    f = _check(encode(claim, quality=88), reference)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "background"
+    assert 0.3 <= f.details["background"]["background_changed"] < 0.5
+    (r,) = f.regions
+    assert abs(r.x - 370) < 12 and abs(r.y - 270) < 12
+    assert abs(r.x + r.w - 870) < 12 and abs(r.y + r.h - 610) < 12
+    # Without the look beyond the frame, the changed background is taken for an edit.
+    c = load_bytes(encode(claim, quality=88), source="claim.jpg")
+    ref = load_bytes(reference, source="listing.jpg", role="listing", media_id="listing.jpg")
+    inside_only = ReferenceMatchAnalyzer(
+        ReferenceMatchAnalyzer.Config(background_changed_beyond=1.0)
+    )
+    (before,) = inside_only.analyze(c, ClaimContext((c,), (ref,)))
+    assert before.details.get("located_by") != "background"
+    # The listing shown whole inside a larger, busy frame (a screenshot's app, a screen
+    # photographed in a room) keeps its plain background: a copy, not a pasted product.
+    framed = textured_image(1200, 900, seed=12)
+    framed[200:680, 300:940] = listing_photo
+    g = _check(encode(framed, quality=88), reference)
+    assert g.reason_code == "reference_match.verbatim_copy"
+
+
+def test_a_small_cluster_of_inliers_is_judged_over_enough_of_the_frame() -> None:
+    # Inliers on a 60 px logo of a 1024 px photo: grown by 30 % of the hull, too few blocks
+    # to judge; grown by at least 5 % of the long side, enough.
+    points = np.array([[500, 300], [560, 300], [560, 360], [500, 360], [530, 330]], np.float32)
+    small = inlier_region(points, (768, 1024), margin=0.3)
+    wide = inlier_region(points, (768, 1024), margin=0.3, least=0.05)
+    assert small is not None and wide is not None
+    ys, xs = np.nonzero(small)
+    assert np.ptp(xs) < 60 + 20
+    ys, xs = np.nonzero(wide)
+    assert np.ptp(xs) >= 60 + round(0.05 * 1024) - 2 and np.ptp(ys) >= 60 + round(0.05 * 1024) - 2
+    assert inlier_region(points[:2], (768, 1024), least=0.05) is None  # a pair spans nothing
 
 
 def _moire(photo: np.ndarray, amplitude: float, period: float) -> np.ndarray:
