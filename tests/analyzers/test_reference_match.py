@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import encode, textured_image
 from vericlaim.analyzers import ClaimContext, Finding
-from vericlaim.analyzers.reference_match import DERIVED, ReferenceMatchAnalyzer, inlier_region
+from vericlaim.analyzers.reference_match import DERIVED, ReferenceMatchAnalyzer
 from vericlaim.evidence import load_bytes
 
 
@@ -496,20 +496,6 @@ def test_a_studio_product_pasted_into_a_partly_plain_larger_scene_is_a_partial_c
     framed[200:680, 300:940] = listing_photo
     g = _check(encode(framed, quality=88), reference)
     assert g.reason_code == "reference_match.verbatim_copy"
-
-
-def test_a_small_cluster_of_inliers_is_judged_over_enough_of_the_frame() -> None:
-    # Inliers on a 60 px logo of a 1024 px photo: grown by 30 % of the hull, too few blocks
-    # to judge; grown by at least 5 % of the long side, enough.
-    points = np.array([[500, 300], [560, 300], [560, 360], [500, 360], [530, 330]], np.float32)
-    small = inlier_region(points, (768, 1024), margin=0.3)
-    wide = inlier_region(points, (768, 1024), margin=0.3, least=0.05)
-    assert small is not None and wide is not None
-    ys, xs = np.nonzero(small)
-    assert np.ptp(xs) < 60 + 20
-    ys, xs = np.nonzero(wide)
-    assert np.ptp(xs) >= 60 + round(0.05 * 1024) - 2 and np.ptp(ys) >= 60 + round(0.05 * 1024) - 2
-    assert inlier_region(points[:2], (768, 1024), least=0.05) is None  # a pair spans nothing
 
 
 def _moire(photo: np.ndarray, amplitude: float, period: float) -> np.ndarray:

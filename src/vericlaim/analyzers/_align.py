@@ -19,7 +19,6 @@ __all__ = [
     "align",
     "detect_features",
     "ecc_refine",
-    "grow",
     "residual_shift",
     "shrink",
     "to_gray",
@@ -162,76 +161,6 @@ def _fit(
     return h, mask
 
 
-def _guided_matches(
-    claim: Features,
-    reference: Features,
-    h: np.ndarray,
-    radius: float,
-    *,
-    ratio: float = 0.9,
-    max_distance: int = 64,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Matches restricted to pairs that ``h`` (reference -> claim) places within ``radius``
-    pixels of each other: the best descriptor there, if it is close enough and clearly
-    better than the second best there."""
-    assert claim.descriptors is not None and reference.descriptors is not None
-    projected = cv2.perspectiveTransform(
-        reference.points.reshape(-1, 1, 2).astype(np.float64), h
-    ).reshape(-1, 2)
-    gap = claim.points[:, None, :].astype(np.float64) - projected[None, :, :]
-    gate = ((gap**2).sum(axis=2) <= radius * radius).astype(np.uint8)
-    empty = np.zeros((0, 2), np.float32)
-    if not gate.any():
-        return empty, empty
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(claim.descriptors, reference.descriptors, k=2, mask=gate)
-    q_idx, t_idx = [], []
-    for pair in pairs:
-        if not pair or pair[0].distance > max_distance:
-            continue
-        if len(pair) == 2 and pair[0].distance >= ratio * pair[1].distance:
-            continue
-        q_idx.append(pair[0].queryIdx)
-        t_idx.append(pair[0].trainIdx)
-    return claim.points[q_idx], reference.points[t_idx]
-
-
-GUIDED_RADII = (16.0, 8.0, 5.0)
-"""Gates (feature-image pixels) of the guided rounds that grow a weak alignment: wide enough
-for a homography fitted to a small cluster, extrapolated across the region it came from."""
-
-
-def _flip(width: int) -> np.ndarray:
-    """The mirror image of a photo ``width`` pixels wide: x' = (w - 1) - x (its own inverse)."""
-    return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-
-
-def _alignment(
-    h: np.ndarray,
-    inlier_mask: np.ndarray,
-    claim_pts: np.ndarray,
-    ref_pts: np.ndarray,
-    claim_shape: tuple[int, int],
-    mirrored_width: int | None,
-) -> Alignment:
-    n_in = int(inlier_mask.sum())
-    h = h / h[2, 2]
-    ref_inliers = ref_pts[inlier_mask].astype(np.float32)
-    if mirrored_width is not None:
-        # Fold the flip into the transform.
-        h = h @ _flip(mirrored_width)
-        ref_inliers[:, 0] = (mirrored_width - 1) - ref_inliers[:, 0]
-    return Alignment(
-        homography=h,
-        inliers=n_in,
-        matches=len(claim_pts),
-        inlier_ratio=n_in / max(len(claim_pts), 1),
-        spread=_spread(claim_pts[inlier_mask], claim_shape),
-        mirrored=mirrored_width is not None,
-        reference_inliers=ref_inliers,
-    )
-
-
 def align(
     claim: Features,
     reference: Features,
@@ -252,48 +181,26 @@ def align(
     h, inlier_mask = _fit(claim_pts, ref_pts, threshold)
     if h is None or not _plausible(h):
         return None
-    if int(inlier_mask.sum()) < min_inliers:
+    n_in = int(inlier_mask.sum())
+    if n_in < min_inliers:
         return None
-    return _alignment(h, inlier_mask, claim_pts, ref_pts, claim.shape, mirrored_width)
-
-
-def grow(
-    claim: Features,
-    reference: Features,
-    alignment: Alignment,
-    *,
-    threshold: float = 3.0,
-    mirrored_width: int | None = None,
-) -> Alignment:
-    """``alignment`` (from :func:`align` on the same features) grown by guided matching.
-
-    The ratio test discards the matches of repetitive texture (carpet, wood grain, a row of
-    identical goods), whose descriptors have near twins across the photo. Once a first
-    homography is known, each feature need only be told apart from its neighbours where
-    the homography places it. The homography is refitted after each round, with a narrower
-    gate, and kept only when it explains more matches. Returns ``alignment`` itself when it
-    does not grow.
-
-    Growth can also lend a chance alignment of an unrelated photo more inliers: use it to
-    find what to verify pixel by pixel, never as proof of a match.
-    """
-    if claim.count < 2 or reference.count < 2:
-        return alignment
-    h = alignment.homography
+    h = h / h[2, 2]
+    ref_inliers = ref_pts[inlier_mask].astype(np.float32)
     if mirrored_width is not None:
-        h = h @ _flip(mirrored_width)  # back to the mirrored reference's features
-    best: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-    n_in = alignment.inliers
-    for radius in GUIDED_RADII:
-        g_claim, g_ref = _guided_matches(claim, reference, h / h[2, 2], radius)
-        h2, mask = _fit(g_claim, g_ref, threshold)
-        if h2 is None or not _plausible(h2) or int(mask.sum()) <= n_in:
-            break
-        h, n_in, best = h2, int(mask.sum()), (h2, mask, g_claim, g_ref)
-    if best is None:
-        return alignment
-    h_best, mask_best, claim_best, ref_best = best
-    return _alignment(h_best, mask_best, claim_best, ref_best, claim.shape, mirrored_width)
+        # The mirror's x' = (w - 1) - x: fold the flip into the transform.
+        w = mirrored_width
+        flip = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        h = h @ flip
+        ref_inliers[:, 0] = (w - 1) - ref_inliers[:, 0]
+    return Alignment(
+        homography=h,
+        inliers=n_in,
+        matches=len(claim_pts),
+        inlier_ratio=n_in / max(len(claim_pts), 1),
+        spread=_spread(claim_pts[inlier_mask], claim.shape),
+        mirrored=mirrored_width is not None,
+        reference_inliers=ref_inliers,
+    )
 
 
 def refine(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -23,7 +23,6 @@ from vericlaim.analyzers._align import (
     align,
     detect_features,
     ecc_refine,
-    grow,
     refine,
     residual_shift,
     shrink,
@@ -140,26 +139,19 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """At most this many aligned regions, most inliers first, are verified."""
     region_misregistration: float = 0.2
     """Largest mean residual shift (comparison pixels) of a copied scene region."""
-    region_growth: float = 0.3
-    """An aligned region is judged over its inliers' hull grown by this share of the hull's
-    size: a pasted region reaches past its outermost corners, and its plain parts hold no
-    features, but the scene around it must not dilute the judgement."""
-    region_least_growth: float = 0.05
-    """... and by at least this share of the reference's long side: a small cluster of
-    inliers (a logo, a spring) spans too few blocks to judge."""
-    region_extent: float = 1.0
-    """A region judged copied is localized over its inliers' hull grown by this share of the
-    hull's size: the box is where the claim agrees with the reference there."""
+    region_growth: float = 1.0
+    """An aligned region is compared over its inliers' hull grown by this share of the
+    hull's size."""
     background_changed: float = 0.5
     """Share of a studio reference's plain background, inside the claim frame, that must
     depart from the reference for a whole-frame copy to count as the product pasted into
     another scene (a partial copy boxed on the product) rather than an edit of the photo."""
     background_changed_beyond: float = 0.3
-    """The same share, when the claim also reaches beyond the reference's frame, and at least
-    this share of the plain background and of the claim beyond the frame together shows
-    structure. On development claims, re-photographed screens reached 0.28 inside the frame
-    (0.19 together) and screenshots 0.09; products pasted into a partly plain scene
-    0.30-0.44."""
+    """The same share, when the claim also reaches beyond the reference's frame (at least 6
+    blocks there), and at least this share of the plain background and of the claim beyond
+    the frame together shows structure. On development claims, re-photographed screens
+    reached 0.28 inside the frame (0.19 together) and screenshots 0.09; products pasted into
+    a partly plain scene 0.30-0.44."""
     background_texture: float = 6.0
     """Contrast (grey levels, 16 px blocks of the claim blurred by 2 px) above which a block
     of a studio reference's plain background shows another scene."""
@@ -427,7 +419,6 @@ def match_product(
     cfg: ReferenceMatchConfig,
     *,
     located_by: str = "product_search",
-    verify: bool = True,
 ) -> Match | None:
     """Verify a product-search placement: is the studio product, where it was found in the
     claim frame, the reference's own pixels? ``homography`` maps reference-frame pixels to
@@ -437,9 +428,6 @@ def match_product(
     where it spans enough blocks to judge. The tests are those of a pasted region found by a
     feature alignment: the product's pixels agree in fine detail, under one tone map and to
     a fraction of a pixel. Returns a ``partial_copy`` match, or ``None``.
-
-    ``verify=False`` skips the tests: the placement was judged copied over a smaller
-    region, and only its extent is wanted.
     """
     claim_px, ref_px = claim_frame.pixels, reference_frame.pixels
     fh, fw = claim_px.shape[:2]
@@ -486,7 +474,7 @@ def match_product(
         if valid.sum() < 64 * 16 * 16 // 4:
             return None
         comparison = compare(claim_cmp, warped, valid)
-        if verify and loose and comparison.fine_agreement < 0.5 * cfg.partial_fine:
+        if loose and comparison.fine_agreement < 0.5 * cfg.partial_fine:
             # A loose fit far from agreeing: a chance placement on another photo (the
             # refinement below moves a placement by a pixel or so; it cannot fix this one).
             return None
@@ -510,7 +498,7 @@ def match_product(
     # detail scattered: they need not touch).
     fine = comparison.block_fine
     fine_blocks = int(fine.sum())
-    if verify and fine_blocks < cfg.partial_blocks:
+    if fine_blocks < cfg.partial_blocks:
         return None
     fine_ncc = float(np.median(comparison.block_fine_ncc[fine]))
     consistency = region_consistency(claim_cmp, warped, fine)
@@ -549,7 +537,7 @@ def match_product(
             and fine_ncc >= cfg.partial_ncc
             and misregistration <= cfg.region_misregistration
         )
-    if verify and not copied:
+    if not copied:
         return None
     # Back to claim-frame and full-resolution pixels.
     h_frame = np.linalg.inv(to_cmp) @ h_cmp
@@ -612,35 +600,21 @@ def match_product(
 
 
 def inlier_region(
-    points: np.ndarray, shape: tuple[int, int], *, margin: float = 0.15, least: float = 0.0
+    points: np.ndarray, shape: tuple[int, int], *, margin: float = 0.15
 ) -> np.ndarray | None:
     """The region of a reference frame (uint8 mask, 0/1, of ``shape``) that a feature
     alignment's inlier ``points`` (frame pixels) span: their convex hull, grown by ``margin``
-    of its size (a copied region reaches past its outermost corners), and by at least
-    ``least`` of the frame's long side. ``None`` for fewer than three points or a hull too
-    thin to compare.
-
-    A stray inlier far from all the others (a chance match on the scene next to a pasted
-    region, consistent with its homography) would stretch the hull over the scene: points
-    whose nearest neighbour lies more than four times the typical spacing away are left
-    out."""
+    of its size (a copied region reaches past its outermost corners). ``None`` for fewer
+    than three points or a hull too thin to compare."""
     if points is None or len(points) < 3:
         return None
-    if len(points) >= 6:
-        gaps = np.sqrt(((points[:, None, :] - points[None, :, :]) ** 2).sum(axis=2))
-        np.fill_diagonal(gaps, np.inf)
-        nearest = gaps.min(axis=1)
-        typical = max(float(np.median(nearest)), 1.0)
-        points = points[nearest <= 4 * typical]
-        if len(points) < 3:
-            return None
     hull = cv2.convexHull(points.astype(np.float32).reshape(-1, 1, 2))
     area = float(cv2.contourArea(hull))
     if area < 32 * 32:
         return None
     mask = np.zeros(shape[:2], np.uint8)
     cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1)
-    k = max(3, round(margin * np.sqrt(area)), round(least * max(shape[:2]))) | 1
+    k = max(3, round(margin * np.sqrt(area))) | 1
     return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
 
 
@@ -900,27 +874,12 @@ class ReferenceMatchAnalyzer(Analyzer):
         """The first aligned region, most inliers first, whose pixels turn out copied from
         the reference: each is compared on its own, as a placed product is."""
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
-        grown = []
-        for ci, reference, ri, alignment, fc, fr, deep in regions:
+        regions.sort(key=lambda r: -r[3].inliers)
+        for ci, reference, ri, alignment, fc, fr in regions[: cfg.region_candidates]:
             if self._template(reference, reference.frames[ri]) is not None:
                 # A studio product shot: its product is the product search's to verify (a
                 # buyer's own photo of printed packaging aligns with it region by region).
                 continue
-            # A region cut from a photo of carpet, wood grain or a row of identical goods
-            # loses most of its matches to the ratio test: grow the alignment by matching
-            # guided by its homography before judging how much of the photo it covers.
-            mirrored = alignment.mirrored
-            ref_feats, _ = self._features(reference, ri, mirrored=mirrored)
-            alignment = grow(
-                self._features(media, ci, deep=deep)[0],
-                ref_feats,
-                alignment,
-                mirrored_width=ref_feats.shape[1] if mirrored else None,
-            )
-            if alignment.inliers >= cfg.region_min_inliers:
-                grown.append((ci, reference, ri, alignment, fc, fr))
-        grown.sort(key=lambda r: -r[3].inliers)
-        for ci, reference, ri, alignment, fc, fr in grown[: cfg.region_candidates]:
             reference_frame = reference.frames[ri]
             ref_shape = reference_frame.pixels.shape[:2]
             points = alignment.reference_inliers / fr
@@ -940,47 +899,26 @@ class ReferenceMatchAnalyzer(Analyzer):
             )
             if fitted is not None and fitted[1] >= 0.5:
                 h_frame = fitted[0]
-            # Judged over a little more than the inliers span: a pasted region reaches past
-            # its outermost corners, and its plain parts hold no features.
-            judged = inlier_region(
-                points, ref_shape, margin=cfg.region_growth, least=cfg.region_least_growth
-            )
-            located = {
-                "inliers": alignment.inliers,
-                "matches": alignment.matches,
-                "inlier_ratio": round(alignment.inlier_ratio, 3),
-                "spread": round(alignment.spread, 3),
-            }
+            # Compared over more than the inliers span: a pasted region reaches past its
+            # outermost corners, and its plain parts hold no features.
+            wider = inlier_region(points, ref_shape, margin=cfg.region_growth)
             match = match_product(
                 media.frames[ci],
                 reference,
                 reference_frame,
                 h_frame / h_frame[2, 2],
-                judged if judged is not None else mask,
-                located,
+                wider if wider is not None else mask,
+                {
+                    "inliers": alignment.inliers,
+                    "matches": alignment.matches,
+                    "inlier_ratio": round(alignment.inlier_ratio, 3),
+                    "spread": round(alignment.spread, 3),
+                },
                 cfg,
                 located_by="feature_region",
             )
-            if match is None:
-                continue
-            # Localized over much more: the copied region is where the claim agrees with
-            # the reference around it, in the placement the judgement settled.
-            wider = inlier_region(points, ref_shape, margin=cfg.region_extent)
-            if wider is not None and match.alignment is not None:
-                extent = match_product(
-                    media.frames[ci],
-                    reference,
-                    reference_frame,
-                    match.alignment.homography,
-                    wider,
-                    located,
-                    cfg,
-                    located_by="feature_region",
-                    verify=False,
-                )
-                if extent is not None:
-                    match = replace(match, boxes=extent.boxes, heatmap=extent.heatmap)
-            return match
+            if match is not None:
+                return match
         return None
 
     def _search(
@@ -1018,12 +956,12 @@ class ReferenceMatchAnalyzer(Analyzer):
                 )
                 if alignment is not None and seen is not None:
                     seen["inliers"] = max(seen.get("inliers", 0), alignment.inliers)
+                if alignment is not None and alignment.inliers < cfg.region_min_inliers:
+                    alignment = None  # a hint for the closer look, nothing more
                 if alignment is not None and regions is not None:
                     # Every alignment's region may be verified on its own later; one with
                     # fewer than min_inliers leads to nothing else.
-                    regions.append((ci, reference, ri, alignment, fc, fr, deep))
-                if alignment is not None and alignment.inliers < cfg.region_min_inliers:
-                    alignment = None  # a hint for the closer look, nothing more
+                    regions.append((ci, reference, ri, alignment, fc, fr))
                 if alignment is not None and alignment.inliers < cfg.min_inliers:
                     alignment = None
                 match = match_frames(
