@@ -498,6 +498,53 @@ def test_a_studio_product_pasted_into_a_partly_plain_larger_scene_is_a_partial_c
     assert g.reason_code == "reference_match.verbatim_copy"
 
 
+def test_a_carton_held_up_in_a_shop_is_not_a_pasted_product() -> None:
+    """A buyer's photo of a carton whose printed front face fills most of the frame, where
+    the studio photo shows it: the face aligns and agrees, the shelf behind departs from the
+    studio background, and the side panel, seen from another angle, does not agree. Only
+    the face was shared: not a pasted product, not a copy, and no vouching either."""
+    rng = np.random.default_rng(5)
+    listing_photo = np.full((600, 600, 3), 250, np.uint8)
+    front = textured_image(330, 500, seed=41)
+    side = textured_image(170, 500, seed=42)
+    listing_photo[50:550, 50:380] = front
+    listing_photo[50:550, 380:550] = side
+    shop = textured_image(600, 600, seed=43)
+    shop[50:550, 50:380] = front
+    shop[50:550, 380:550] = textured_image(170, 500, seed=44)  # the side, from elsewhere
+    shop = np.clip(shop + rng.normal(0, 2.0, shop.shape), 0, 255).astype(np.uint8)
+    pasted = shop.copy()
+    pasted[50:550, 380:550] = side  # the whole product cut from the listing photo
+
+    def check(photo: np.ndarray, **config: float) -> Finding:
+        # The background check alone (the product and region searches would see the
+        # synthetic face's identical pixels as a copy of their own).
+        analyzer = ReferenceMatchAnalyzer(
+            ReferenceMatchAnalyzer.Config(product_search=False, region_search=False, **config)
+        )
+        c = load_bytes(encode(photo, quality=88), source="claim.jpg")
+        r = load_bytes(
+            encode(listing_photo, quality=92),
+            source="listing.jpg",
+            role="listing",
+            media_id="listing.jpg",
+        )
+        (finding,) = analyzer.analyze(c, ClaimContext((c,), (r,)))
+        return finding
+
+    honest = check(shop)
+    assert honest.reason_code == "reference_match.same_product"
+    doubt = honest.details["pasted_region_doubt"]
+    assert doubt["background_changed"] >= 0.5 and doubt["product_agreement"] < 0.8
+    copied = check(pasted)
+    assert copied.reason_code == "reference_match.partial_copy"
+    assert copied.details["located_by"] == "background"
+    assert copied.details["background"]["product_agreement"] >= 0.9
+    # Without the product's own agreement, the shop photo was taken for a pasted product.
+    unguarded = check(shop, pasted_product_agreement=0.0)
+    assert unguarded.reason_code == "reference_match.partial_copy"
+
+
 def _moire(photo: np.ndarray, amplitude: float, period: float) -> np.ndarray:
     """``photo`` seen through a screen's moire: fine diagonal stripes over the whole frame."""
     h, w = photo.shape[:2]
