@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -846,30 +846,18 @@ class ReferenceMatchAnalyzer(Analyzer):
         if own.sum() >= cfg.partial_blocks and own_agreement < cfg.pasted_product_agreement:
             # Not a copy of the product: not a copy at all, since its background departs
             # too. Too close to one to vouch for the photo, though.
-            return Match(
-                "same_product",
-                match.reference,
-                reference_frame,
-                claim_frame,
-                match.alignment,
-                comparison,
-                h_full,
-                pasted_doubt=located,
+            return replace(
+                match, relation="same_product", boxes=(), heatmap=None, pasted_doubt=located
             )
         # The product's outline in claim full-resolution pixels.
         ys, xs = np.nonzero(placed)
         to_full = 1.0 / g
         box = Box(int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
-        return Match(
-            "partial_copy",
-            match.reference,
-            reference_frame,
-            claim_frame,
-            match.alignment,
-            comparison,
-            h_full,
-            (box.scaled(to_full),),
-            placed.astype(np.float32),
+        return replace(
+            match,
+            relation="partial_copy",
+            boxes=(box.scaled(to_full),),
+            heatmap=placed.astype(np.float32),
             located=located,
             located_by="background",
         )
