@@ -781,6 +781,8 @@ class ReferenceMatchAnalyzer(Analyzer):
             return None
         valid = comparison.valid
         ch, cw = valid.shape
+        if ch < 32 or cw < 32:
+            return None
         claim_full_w = claim_frame.pixels.shape[1] / claim_frame.scale
         g = cw / claim_full_w  # comparison pixels per claim full-resolution pixel
         # Reference-frame pixels -> comparison pixels.
@@ -795,8 +797,6 @@ class ReferenceMatchAnalyzer(Analyzer):
         # contrast of the claim, blurred so that sensor noise and a screen's moire do not
         # count, and taken block by block so that uneven light does not either), another
         # scene took its place.
-        if ch < 32 or cw < 32:
-            return None
         luma = cv2.cvtColor(claim_frame.pixels, cv2.COLOR_RGB2GRAY)
         luma = cv2.resize(luma, (cw, ch), interpolation=cv2.INTER_AREA).astype(np.float32)
         _, spread = block_contrast(cv2.GaussianBlur(luma, (0, 0), 2.0))
@@ -805,6 +805,8 @@ class ReferenceMatchAnalyzer(Analyzer):
             return None  # the product fills the frame: nothing to tell
         structured = spread > cfg.background_texture
         changed = float(structured[blocks].mean())
+        if changed < cfg.background_changed_beyond:
+            return None  # the studio background is there (an ordinary copy stops here)
         if changed < cfg.background_changed:
             # Less of the background in view departs, yet the claim reaches well beyond the
             # reference's frame and shows structure there too: the product was pasted into
@@ -820,11 +822,7 @@ class ReferenceMatchAnalyzer(Analyzer):
             beyond = cv2.erode(1 - frame, np.ones((9, 9), np.uint8)).astype(np.float32)
             outside = block_contrast(beyond)[0] > 0.95
             both = blocks | outside
-            if (
-                outside.sum() < 6
-                or changed < cfg.background_changed_beyond
-                or float(structured[both].mean()) < cfg.background_changed_beyond
-            ):
+            if outside.sum() < 6 or float(structured[both].mean()) < cfg.background_changed_beyond:
                 return None
         # The product's own informative blocks (wholly inside its outline): a pasted
         # product is the reference's pixels, so nearly all of them agree. An honest photo of
