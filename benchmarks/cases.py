@@ -201,6 +201,29 @@ def _inpaint(lib: Library, draw: Draw) -> Draft:
     return _local_edit(lib, draw, "inpaint", edits.inpaint_region)
 
 
+def _regenerated(lib: Library, draw: Draw) -> Draft:
+    """A local edit (crack, break, stain or inpainting), then the whole photo re-drawn as
+    a generative image editor does (:func:`benchmarks.edits.regenerate`)."""
+    kinds: dict[str, Callable[[np.ndarray, np.ndarray, np.random.Generator], edits.Edit]] = {
+        "crack": _defect_edit(lib, "MT_Crack"),
+        "break": _defect_edit(lib, "MT_Break"),
+        "stain": edits.add_stain,
+        "inpaint": edits.inpaint_region,
+    }
+    names = sorted(kinds)
+    kind = names[draw.index % len(names)]
+
+    def edit(pixels: np.ndarray, fg: np.ndarray, rng: np.random.Generator) -> edits.Edit:
+        local = kinds[kind](pixels, fg, rng)
+        assert local.mask is not None
+        redrawn = edits.regenerate(local.pixels, local.mask, rng)
+        return edits.Edit(
+            redrawn.pixels, redrawn.mask, {**local.info, **redrawn.info, "local": kind}
+        )
+
+    return _local_edit(lib, draw, "regenerated", edit)
+
+
 def _global_filter(lib: Library, draw: Draw) -> Draft:
     photo = _merchant_photo(lib, draw, "global_filter")
     pixels, info = _working_copy(photo, draw.rng)
@@ -337,6 +360,14 @@ FAMILIES: dict[str, Family] = {
             "global_filter", "fake", False, 1, "warm/cool/saturation/contrast/...", _global_filter
         ),
         Family("copy_move", "fake", True, 1, "NoSo hand-made copy-move forgeries", _copy_move),
+        Family(
+            "regenerated",
+            "fake",
+            True,
+            1,
+            "a local edit, then the whole photo re-drawn (generative-editor proxy)",
+            _regenerated,
+        ),
         Family(
             "partial_copy",
             "fake",

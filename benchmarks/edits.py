@@ -23,6 +23,7 @@ __all__ = [
     "defect_texture",
     "inpaint_region",
     "paste_region",
+    "regenerate",
 ]
 
 
@@ -348,3 +349,57 @@ def paste_region(
     mask = np.zeros((h, w), bool)
     mask[region] = inner
     return Edit(out, mask, {"blend": mode, "box": [x0, y0, pw, ph]})
+
+
+# --- re-drawing: an AI image editor re-renders the whole edited photo ------------------------
+
+
+def regenerate(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> Edit:
+    """A stand-in for what a generative image editor does to the photo it is asked to edit.
+
+    Such an editor (an image model prompted "add a crack here") does not paste its change
+    into the photo: it re-draws the whole frame from a latent code. The layout, background
+    and light stay, but the frame drifts by a few pixels in a smooth, low-frequency field
+    that no homography removes, its fine texture and noise are re-synthesised, and its tones
+    shift slightly. No generator's weights can be shipped here, so this proxy models those
+    three effects (see docs/benchmarks.md for what it does and does not cover): a smooth
+    random displacement field (standard deviation 0.1-1.2 % of the long side, correlated
+    over about a tenth of it), the finest detail (periods under about 4 pixels) partly
+    replaced by noise of the same local energy, and a per-channel gain and gamma jitter.
+    ``mask`` (the local edit made before) moves with the frame.
+    """
+    h, w = pixels.shape[:2]
+    side = max(h, w)
+    amplitude = float(rng.uniform(0.001, 0.012)) * side
+    reach = side / float(rng.uniform(8.0, 12.0))
+    fields = []
+    for _ in range(2):
+        noise = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), reach)
+        fields.append(noise * (amplitude / (float(noise.std()) + 1e-9)))
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = gx + fields[0], gy + fields[1]
+    img = cv2.remap(
+        pixels.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+    moved = cv2.remap(mask.astype(np.uint8), mx, my, cv2.INTER_NEAREST, borderValue=0) > 0
+    low = cv2.resize(
+        cv2.resize(img, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA),
+        (w, h),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    detail = img - low
+    energy = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), 3.0)) + 1.0
+    texture = cv2.GaussianBlur(rng.standard_normal(img.shape).astype(np.float32), (0, 0), 0.8)
+    texture *= energy / (float(texture.std()) + 1e-9)
+    kept = float(rng.uniform(0.3, 0.7))
+    img = low + kept * detail + (1.0 - kept) * 0.8 * texture
+    gain = rng.uniform(0.96, 1.04, 3).astype(np.float32)
+    gamma = float(rng.uniform(0.94, 1.06))
+    img = 255.0 * (np.clip(img, 0, 255) / 255.0) ** gamma * gain
+    out = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    info = {
+        "drift_px": round(amplitude, 1),
+        "drift_share": round(amplitude / side, 4),
+        "detail_kept": round(kept, 2),
+    }
+    return Edit(out, moved, info)

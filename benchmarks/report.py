@@ -85,6 +85,7 @@ _RELATIONS = (
     "local_edit",
     "global_filter",
     "partial_copy",
+    "regenerated_copy",
     "same_product",
     "different_product",
     "no_match",

@@ -10,7 +10,11 @@ import pytest
 
 from tests.conftest import encode, textured_image
 from vericlaim.analyzers import ClaimContext, Finding
-from vericlaim.analyzers.reference_match import DERIVED, ReferenceMatchAnalyzer
+from vericlaim.analyzers.reference_match import (
+    DERIVED,
+    ReferenceMatchAnalyzer,
+    ReferenceMatchConfig,
+)
 from vericlaim.evidence import load_bytes
 
 
@@ -611,3 +615,95 @@ def test_moire_removal_declines_tiny_and_flat_frames() -> None:
     assert remove_moire(tiny, tiny, np.ones((30, 40), bool)) is None
     flat = np.full((200, 200, 3), 128, np.uint8)
     assert remove_moire(flat, flat, np.ones((200, 200), bool)) is None
+
+
+def _redrawn(img: np.ndarray, drift: float, seed: int) -> np.ndarray:
+    """The photo as a generative editor returns it: shifted by a smooth random drift (``drift``
+    pixels of standard deviation, correlated over a tenth of the frame), its finest detail
+    replaced by fresh noise and its tones nudged."""
+    rng = np.random.default_rng(seed)
+    h, w = img.shape[:2]
+    fields = []
+    for _ in range(2):
+        noise = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), w / 10)
+        fields.append(noise * (drift / noise.std()))
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    out = cv2.remap(
+        img.astype(np.float32),
+        gx + fields[0],
+        gy + fields[1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT,
+    )
+    out = cv2.GaussianBlur(out, (0, 0), 1.0) + rng.normal(0, 3, out.shape)
+    return np.clip(out * 1.03 + 2, 0, 255).astype(np.uint8)
+
+
+def _crack(img: np.ndarray) -> np.ndarray:
+    """A dark, jagged crack about 150 px long from (480, 220) to (600, 300)."""
+    out = img.copy()
+    points = np.array([[480, 220], [510, 250], [530, 240], [560, 275], [600, 300]], np.int32)
+    cv2.polylines(out, [points], False, (25, 20, 18), 4, cv2.LINE_AA)
+    return out
+
+
+def test_a_copy_redrawn_by_a_generative_editor_is_a_regenerated_copy(listing: np.ndarray) -> None:
+    claim = _redrawn(_crack(listing), drift=8.0, seed=5)
+    data = encode(claim, quality=80)
+    f = _check(data, encode(listing, quality=95))
+    assert f.reason_code == "reference_match.regenerated_copy"
+    assert f.score >= 0.5
+    regenerated = f.details["regenerated"]
+    assert regenerated["rigid_agreement"] < 0.45 <= f.details["agreement"]
+    assert 0 < regenerated["drift_median"] <= 0.04
+    # The crack is among the regions that differ beyond the re-drawing.
+    assert any(r.x <= 530 <= r.x + r.w and r.y <= 250 <= r.y + r.h for r in f.regions)
+    assert sum(r.w * r.h for r in f.regions) < 0.15 * 800 * 600
+    # Without the drift, one homography leaves the frame out of register: no copy is seen.
+    c = load_bytes(data, source="claim.jpg")
+    r = load_bytes(encode(listing, quality=95), source="l.jpg", role="listing", media_id="l.jpg")
+    rigid = ReferenceMatchAnalyzer(ReferenceMatchConfig(nonrigid=False))
+    (g,) = rigid.analyze(c, ClaimContext((c,), (r,)))
+    assert g.details["relation"] not in DERIVED
+
+
+def test_a_printed_face_photographed_in_another_scene_is_not_a_regenerated_copy() -> None:
+    # The listing: a printed carton face on a studio background. The buyer's photo: the same
+    # face, seen at an angle and under uneven light, held in front of a busy scene.
+    face = textured_image(360, 480, seed=21)
+    listing = np.full((600, 800, 3), 245, np.uint8)
+    listing[60:540, 220:580] = face
+    scene = textured_image(800, 600, seed=22)
+    quad = np.float32([[0, 0], [359, 0], [359, 479], [0, 479]])
+    target = np.float32([[250, 80], [590, 110], [570, 560], [230, 520]])
+    m = cv2.getPerspectiveTransform(quad, target)
+    placed = cv2.warpPerspective(face, m, (800, 600))
+    inside = cv2.warpPerspective(np.ones((480, 360), np.uint8), m, (800, 600)) > 0
+    light = np.linspace(0.75, 1.15, 800, dtype=np.float32)[None, :, None]
+    claim = np.where(inside[..., None], np.clip(placed * light, 0, 255), scene).astype(np.uint8)
+    f = _check(encode(claim, quality=85), encode(listing, quality=95))
+    assert f.details["relation"] not in DERIVED
+
+
+def test_the_drift_between_two_photos_is_measured_and_undone() -> None:
+    from vericlaim.analyzers._nonrigid import measure_drift, rewarp
+
+    img = textured_image(480, 360, seed=8)
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    h, w = gray.shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    # A gentle drift: 3 px right at the left edge, fading to 0 at the right edge.
+    dx = 3.0 * (1 - gx / w)
+    claim = cv2.remap(gray, gx + dx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    valid = np.ones((h, w), bool)
+    drift = measure_drift(claim, gray, valid, smoothing=1 / 16)
+    assert drift is not None
+    inner = (slice(40, h - 40), slice(40, w - 40))
+    assert np.abs(drift.field[..., 0][inner] - dx[inner]).mean() < 0.5
+    assert np.abs(drift.field[..., 1][inner]).mean() < 0.5
+    moved, moved_valid = rewarp(gray, valid, drift.field)
+    before = np.abs(claim.astype(float) - gray)[inner].mean()
+    after = np.abs(claim.astype(float) - moved)[inner].mean()
+    assert after < 0.5 * before and moved_valid[inner].all()
+    # Too small a frame to measure: declined.
+    assert measure_drift(gray[:40, :40], gray[:40, :40], valid[:40, :40], smoothing=1 / 16) is None

@@ -210,7 +210,9 @@ class ClaimConsistencyAnalyzer(Analyzer):
         alignment = align(fa, fb, min_inliers=cfg.min_inliers)
         if alignment is None:
             return _Pair(other, oi, ti, "unrelated")
-        rm = ReferenceMatchConfig(min_inliers=cfg.min_inliers, edit_z=cfg.edit_z)
+        # Two shots of one scene, taken a moment apart, differ by a gentle drift too: the
+        # re-drawn-copy test is the reference match's alone.
+        rm = ReferenceMatchConfig(min_inliers=cfg.min_inliers, edit_z=cfg.edit_z, nonrigid=False)
         match = match_frames(
             this_frame, sa, other, other_frame, sb, alignment, this_frame.scale, rm
         )
@@ -320,7 +322,9 @@ class ClaimConsistencyAnalyzer(Analyzer):
         alignment = align(fb, fa, min_inliers=cfg.min_inliers)
         if alignment is None:
             return
-        rm = ReferenceMatchConfig(min_inliers=cfg.min_inliers, edit_z=cfg.edit_z)
+        # Two shots of one scene, taken a moment apart, differ by a gentle drift too: the
+        # re-drawn-copy test is the reference match's alone.
+        rm = ReferenceMatchConfig(min_inliers=cfg.min_inliers, edit_z=cfg.edit_z, nonrigid=False)
         other_frame = other.frames[oi]
         back = match_frames(
             other_frame, sb, media, media.frames[ti], sa, alignment, other_frame.scale, rm
