@@ -68,8 +68,9 @@ def measure_drift(
     h, w = claim_gray.shape
     if min(h, w) < 48 or valid.mean() < 0.05:
         return None
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    flow = dis.calc(_normalised(claim_gray), _normalised(warped_gray), None)
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    start = np.zeros((h, w, 2), np.float32)  # not used as a start: DIS starts from zero
+    flow = np.asarray(dis.calc(_normalised(claim_gray), _normalised(warped_gray), start))
     if not np.all(np.isfinite(flow)):
         return None
     weights = valid.astype(np.float32)
