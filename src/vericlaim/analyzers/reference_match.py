@@ -184,6 +184,10 @@ class ReferenceMatchConfig(AnalyzerConfig):
     only a drift this gentle may be undone."""
     nonrigid_max_drift: float = 0.04
     """Largest median drift, as a share of the long side (an editor keeps the layout)."""
+    nonrigid_localize_below: float = 0.8
+    """A whole-frame copy agreeing less than this has its drift measured; where undoing it
+    raises the agreement by ``nonrigid_gain``, its edits are localized with it undone."""
+    nonrigid_gain: float = 0.1
     nonrigid_agreement: float = 0.6
     """Share of informative blocks that must agree once the drift is undone. On development
     claims (seed 7), honest photos of the product sold reached 0.36 at most (70 aligned
@@ -217,6 +221,8 @@ class Match:
     """A screen's moire was notched out of the claim before the comparison."""
     redrawn: dict | None = None
     """How a re-drawn copy drifted from the reference (``regenerated_copy`` only)."""
+    drift_undone: dict | None = None
+    """The drift undone before a whole-frame copy's edits were localized, if any."""
 
     @property
     def strength(self) -> float:
@@ -346,41 +352,44 @@ def match_frames(
         and comparison.informative_blocks >= 8
     )
     if whole_frame:
-        local, local_to_full = comparison, to_full
-        h_now = np.linalg.inv(_scale(g)) @ h_cmp  # reference frame -> claim frame pixels
-        g_fine = _cmp_scale(claim_px.shape[:2], h_now, ref_px.shape[:2], cfg, cfg.localize_area)
-        if g_fine > 1.15 * g:
-            # Localize at a finer scale: same alignment, scaled.
-            fine_size = (
-                max(1, round(claim_px.shape[1] * g_fine)),
-                max(1, round(claim_px.shape[0] * g_fine)),
+        drift_note: dict | None = None
+        field = None
+        if (
+            cfg.nonrigid
+            and not moire
+            and comparison.agreement < cfg.nonrigid_localize_below
+            and comparison.footprint >= cfg.min_footprint
+        ):
+            # A copy that agrees only in part may have drifted as a whole (re-drawn by a
+            # generative editor, or bent by a re-photograph's lens): where the drift is
+            # undone, the residual shows the edit instead of the misregistered edges.
+            drift = measure_drift(
+                cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY),
+                cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY),
+                valid,
+                smoothing=cfg.nonrigid_smoothing,
             )
-            claim_fine = shrink(claim_px, g_fine) if g_fine < 1 else claim_px
-            warped_fine, valid_fine = warp_reference(ref_px, _scale(g_fine / g) @ h_cmp, fine_size)
-            if moire:
-                cleaned = remove_moire(claim_fine, warped_fine, valid_fine)
-                claim_fine = claim_fine if cleaned is None else cleaned
-            local = compare(claim_fine, warped_fine, valid_fine)
-            local_to_full = 1.0 / (g_fine * claim_full_scale)
-        boxes, heat = edit_regions(
-            local.zmap,
-            local.valid,
-            z=cfg.edit_z,
-            min_area=cfg.min_edit_area,
-            to_full=local_to_full,
+            if drift is not None and drift.median <= cfg.nonrigid_max_drift:
+                moved, moved_valid = rewarp(warped, valid, drift.field)
+                again = compare(claim_cmp, moved, moved_valid)
+                if again.agreement >= comparison.agreement + cfg.nonrigid_gain:
+                    field = drift.field
+                    drift_note = {
+                        "agreement_after": round(again.agreement, 3),
+                        "drift_median": round(drift.median, 4),
+                        "drift_largest": round(drift.largest, 4),
+                    }
+        boxes, heat = _localize(
+            claim_px, ref_px, h_cmp, g, comparison, field, moire, claim_full_scale, cfg
         )
-        if not boxes:
-            # Nothing sharp: look for a broad, faint change (a soft stain, a smooth patch).
-            soft, soft_heat = soft_regions(local.zmap, local.valid, to_full=local_to_full)
-            if soft:
-                boxes, heat = soft, soft_heat
         if boxes:
             relation = "local_edit"
         elif comparison.colour_change >= cfg.filter_change:
             relation = "global_filter"
         else:
             relation = "verbatim_copy"
-        return found(relation, tuple(boxes), heat)
+        match = found(relation, tuple(boxes), heat)
+        return match if drift_note is None else replace(match, drift_undone=drift_note)
 
     component = largest_component(comparison.block_fine)
     region_doubt: dict | None = None
@@ -452,6 +461,54 @@ def match_frames(
     return found("same_product")
 
 
+def _localize(
+    claim_px: np.ndarray,
+    ref_px: np.ndarray,
+    h_cmp: np.ndarray,
+    g: float,
+    comparison: Comparison,
+    field: np.ndarray | None,
+    moire: bool,
+    claim_full_scale: float,
+    cfg: ReferenceMatchConfig,
+) -> tuple[list[Box], np.ndarray | None]:
+    """The edits of a whole-frame copy: boxes in claim full-resolution pixels and a heatmap.
+
+    ``h_cmp`` maps reference-frame pixels to the comparison's (scale ``g`` of the claim
+    frame) and ``field`` is a drift to undo there (or ``None``). A thin crack fades into the
+    resampling at the comparison's scale, so the edits are looked for on a second, finer
+    comparison (``localize_area`` pixels), same alignment and drift, scaled."""
+    local, to_full = comparison, 1.0 / (g * claim_full_scale)
+    h_now = np.linalg.inv(_scale(g)) @ h_cmp  # reference frame -> claim frame pixels
+    g_fine = _cmp_scale(claim_px.shape[:2], h_now, ref_px.shape[:2], cfg, cfg.localize_area)
+    if g_fine > 1.15 * g or field is not None:
+        g_fine = max(g_fine, g)
+        k = g_fine / g
+        size = (
+            max(1, round(claim_px.shape[1] * g_fine)),
+            max(1, round(claim_px.shape[0] * g_fine)),
+        )
+        claim_fine = shrink(claim_px, g_fine) if g_fine < 1 else claim_px
+        warped, valid = warp_reference(ref_px, _scale(k) @ h_cmp, size)
+        if field is not None:
+            scaled = cv2.resize(field, size, interpolation=cv2.INTER_LINEAR) * k
+            warped, valid = rewarp(warped, valid, scaled)
+        if moire:
+            cleaned = remove_moire(claim_fine, warped, valid)
+            claim_fine = claim_fine if cleaned is None else cleaned
+        local = compare(claim_fine, warped, valid)
+        to_full = 1.0 / (g_fine * claim_full_scale)
+    boxes, heat = edit_regions(
+        local.zmap, local.valid, z=cfg.edit_z, min_area=cfg.min_edit_area, to_full=to_full
+    )
+    if not boxes:
+        # Nothing sharp: look for a broad, faint change (a soft stain, a smooth patch).
+        soft, soft_heat = soft_regions(local.zmap, local.valid, to_full=to_full)
+        if soft:
+            boxes, heat = soft, soft_heat
+    return boxes, heat
+
+
 def _redrawn(
     claim_frame: Frame,
     claim_cmp: np.ndarray,
@@ -499,30 +556,17 @@ def _redrawn(
         or again.footprint < cfg.min_footprint
     ):
         return None
-    claim_px, ref_px = claim_frame.pixels, reference_frame.pixels
-    local, local_to_full = again, 1.0 / (g * claim_full_scale)
-    h_now = np.linalg.inv(_scale(g)) @ h_cmp  # reference frame -> claim frame pixels
-    g_fine = _cmp_scale(claim_px.shape[:2], h_now, ref_px.shape[:2], cfg, cfg.localize_area)
-    if g_fine > 1.15 * g:
-        # Localize at a finer scale: the same alignment and drift, scaled.
-        k = g_fine / g
-        fine_size = (
-            max(1, round(claim_px.shape[1] * g_fine)),
-            max(1, round(claim_px.shape[0] * g_fine)),
-        )
-        claim_fine = shrink(claim_px, g_fine) if g_fine < 1 else claim_px
-        warped_fine, valid_fine = warp_reference(ref_px, _scale(k) @ h_cmp, fine_size)
-        field = cv2.resize(drift.field, fine_size, interpolation=cv2.INTER_LINEAR) * k
-        moved_fine, moved_fine_valid = rewarp(warped_fine, valid_fine, field)
-        local = compare(claim_fine, moved_fine, moved_fine_valid)
-        local_to_full = 1.0 / (g_fine * claim_full_scale)
-    boxes, heat = edit_regions(
-        local.zmap, local.valid, z=cfg.edit_z, min_area=cfg.min_edit_area, to_full=local_to_full
+    boxes, heat = _localize(
+        claim_frame.pixels,
+        reference_frame.pixels,
+        h_cmp,
+        g,
+        again,
+        drift.field,
+        False,
+        claim_full_scale,
+        cfg,
     )
-    if not boxes:
-        soft, soft_heat = soft_regions(local.zmap, local.valid, to_full=local_to_full)
-        if soft:
-            boxes, heat = soft, soft_heat
     h_full = _scale(1 / (g * claim_full_scale)) @ h_cmp @ _scale(reference_frame.scale)
     return Match(
         "regenerated_copy",
@@ -1151,6 +1195,8 @@ class ReferenceMatchAnalyzer(Analyzer):
             details["moire_removed"] = True
         if match.redrawn is not None:
             details["regenerated"] = match.redrawn
+        if match.drift_undone is not None:
+            details["drift_undone"] = match.drift_undone
         if match.alignment is not None:
             details.update(
                 inliers=match.alignment.inliers,
