@@ -667,6 +667,21 @@ def test_a_copy_redrawn_by_a_generative_editor_is_a_regenerated_copy(listing: np
     assert g.details["relation"] not in DERIVED
 
 
+def test_a_photo_nearly_a_redrawn_copy_is_not_vouched_for(listing: np.ndarray) -> None:
+    # The same re-drawn copy, judged with a bar for copies that nothing reaches: the match
+    # confirms the product but, agreeing far more than honest photos do once the drift is
+    # undone, lends no confidence towards approval.
+    data = encode(_redrawn(_crack(listing), drift=8.0, seed=5), quality=80)
+    c = load_bytes(data, source="claim.jpg")
+    r = load_bytes(encode(listing, quality=95), source="l.jpg", role="listing", media_id="l.jpg")
+    strict = ReferenceMatchAnalyzer(ReferenceMatchConfig(nonrigid_agreement=1.01))
+    (f,) = strict.analyze(c, ClaimContext((c,), (r,)))
+    assert f.reason_code == "reference_match.same_product" and f.score == 0.0
+    doubt = f.details["pasted_region_doubt"]
+    assert doubt["redrawn_agreement"] >= 0.5 > doubt["rigid_agreement"]
+    assert f.confidence <= 0.3
+
+
 def test_a_printed_face_photographed_in_another_scene_is_not_a_regenerated_copy() -> None:
     # The listing: a printed carton face on a studio background. The buyer's photo: the same
     # face, seen at an angle and under uneven light, held in front of a busy scene.

@@ -193,6 +193,10 @@ class ReferenceMatchConfig(AnalyzerConfig):
     claims (seed 7), honest photos of the product sold reached 0.36 at most (70 aligned
     ones, features detected on references enlarged 2x) and two studio photos printed from
     one carton artwork 0.45; re-drawn copies 0.5-0.97."""
+    nonrigid_doubt: float = 0.5
+    """Agreement, with the drift undone, from which a photo short of a re-drawn copy is not
+    vouched for as independent (``same_product`` with a doubt: neither flagged nor approved).
+    Honest photos reached 0.42 at most (as above, both seeds)."""
     product_compare_area: int = 90_000
     """Pixels (width x height) of the product's box at which a placement found by the product
     search is compared with the reference: enough 16-pixel blocks to judge a product that
@@ -440,8 +444,12 @@ def match_frames(
             claim_full_scale,
             cfg,
         )
-        if redrawn is not None:
+        if isinstance(redrawn, Match):
             return redrawn
+        if redrawn is not None:
+            # Not a re-drawn copy by that test, yet closer to one than honest photos come:
+            # the match confirms the product but does not vouch for the photo.
+            region_doubt = {**(region_doubt or {}), **redrawn}
     if region_doubt is not None:
         return found("same_product", doubt=region_doubt)
     # An independent photo must prove itself: the part that agrees with the reference must be
@@ -522,11 +530,12 @@ def _redrawn(
     alignment: Alignment,
     claim_full_scale: float,
     cfg: ReferenceMatchConfig,
-) -> Match | None:
+) -> Match | dict | None:
     """A claim frame re-drawn from the reference (an AI image editor re-renders the whole
     photo): out of register by a small smooth drift, and in agreement across the frame once
     the drift is undone. Returns a ``regenerated_copy`` match with the regions that differ
-    beyond the re-drawing, or ``None``.
+    beyond the re-drawing; the measurements (a doubt) when the frame, with the drift undone,
+    agrees at least ``nonrigid_doubt`` but not enough for a copy; else ``None``.
 
     The comparison is the one a whole-frame copy passes, on the reference moved by the
     drift; the drift itself may only be gentle (Gaussian-smoothed over ``nonrigid_smoothing``
@@ -550,12 +559,16 @@ def _redrawn(
         return None
     moved, moved_valid = rewarp(warped, valid, drift.field)
     again = compare(claim_cmp, moved, moved_valid)
-    if (
-        again.agreement < cfg.nonrigid_agreement
-        or again.informative_blocks < 8
-        or again.footprint < cfg.min_footprint
-    ):
+    if again.informative_blocks < 8 or again.footprint < cfg.min_footprint:
         return None
+    if again.agreement < cfg.nonrigid_agreement:
+        if again.agreement < cfg.nonrigid_doubt:
+            return None
+        return {
+            "redrawn_agreement": round(again.agreement, 3),
+            "rigid_agreement": round(comparison.agreement, 3),
+            "drift_median": round(drift.median, 4),
+        }
     boxes, heat = _localize(
         claim_frame.pixels,
         reference_frame.pixels,
