@@ -176,11 +176,21 @@ deterministic for a seed.
   grocery `natural/` photo of another coarse class or a `noso/dataset` photo. In a studio
   photo the product is what cannot be reached from the border through backdrop-coloured
   pixels (boxy parts such as cartons filled to their convex hull); NoSo photos use their
-  central 84 %. Edits are clipped to the product.
+  central 84 %. Edits are clipped to the product. *regenerated*: one of the four local
+  edits above (in turn), then the whole photo re-drawn as a generative image editor returns
+  it. No generator's weights can run here, so a proxy models what such a re-drawing does:
+  a smooth random drift of the frame (a displacement field with a standard deviation of
+  0.1–1.2 % of the long side, correlated over 1/12–1/8 of it), the finest detail (periods
+  under about 4 px) 30–70 % replaced by noise of the same local energy, and a per-channel
+  gain (±4 %) and gamma (±6 %). The edit's mask moves with the drift. The proxy covers the
+  drift and the loss of the photo's own fine detail; it does not reproduce a model's
+  rendering of text and texture, nor edits that move or reshape objects.
 - **Ground truth.** The edited pixels are those the edit changed by more than 8 levels in
   some channel (gaps closed, holes filled), clipped to where the edit could reach; for
   copy-move, the part of NoSo's mask (which marks both source and target) that differs
-  from `NN.png`; for partial copy, the pasted region. The mask is a coverage map carried
+  from `NN.png`; for partial copy, the pasted region; for a re-drawn copy, the local edit's
+  pixels, moved with the drift (the re-drawing changes every pixel a little and is not
+  counted as an edit). The mask is a coverage map carried
   through every step below with the same crops, flips, resizes and warps as the pixels,
   and thresholded at 0.5 in the claim photo's own pixel grid.
 - **Re-save chains** (every family, fake or honest, draws from the same chains; each
