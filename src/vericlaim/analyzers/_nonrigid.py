@@ -58,30 +58,70 @@ def _smooth(values: np.ndarray, weights: np.ndarray, sigma: float) -> np.ndarray
     return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _flow(claim: np.ndarray, warped: np.ndarray) -> np.ndarray | None:
+    """DIS optical flow from the (normalised) claim to the warped reference."""
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    start = np.zeros((claim.shape[0], claim.shape[1], 2), np.float32)  # unused: DIS starts at 0
+    flow = np.asarray(dis.calc(claim, warped, start))
+    return flow if np.all(np.isfinite(flow)) else None
+
+
 def measure_drift(
-    claim_gray: np.ndarray, warped_gray: np.ndarray, valid: np.ndarray, *, smoothing: float
+    claim_gray: np.ndarray,
+    warped_gray: np.ndarray,
+    valid: np.ndarray,
+    *,
+    smoothing: float,
+    passes: int = 2,
 ) -> Drift | None:
     """The smooth drift that brings ``warped_gray`` (the reference aligned to the claim)
     onto ``claim_gray``, both uint8 of one size, over ``valid`` (where the reference
     covers the claim); ``smoothing`` is the Gaussian's sigma as a share of the long side of
-    that overlap. ``None`` when the photos are too small or barely overlap."""
+    that overlap. Coarse to fine: each of ``passes`` measures what the drift so far left,
+    the first smoothed twice as wide per remaining pass (a large drift misleads the flow
+    where the photos are furthest out of register; undone in broad strokes first, the rest
+    is small). ``None`` when the photos are too small or barely overlap."""
     h, w = claim_gray.shape
     if min(h, w) < 48 or valid.mean() < 0.05:
-        return None
-    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    start = np.zeros((h, w, 2), np.float32)  # not used as a start: DIS starts from zero
-    flow = np.asarray(dis.calc(_normalised(claim_gray), _normalised(warped_gray), start))
-    if not np.all(np.isfinite(flow)):
         return None
     weights = valid.astype(np.float32)
     # The drift is judged against the photo's own extent in the frame (the reference's
     # footprint), not the frame's: a copy inside a screenshot fills only part of it.
     ys, xs = np.nonzero(valid)
     extent = float(max(np.ptp(xs), np.ptp(ys))) + 1.0
-    sigma = smoothing * extent
-    field = np.dstack(
-        [_smooth(flow[..., 0], weights, sigma), _smooth(flow[..., 1], weights, sigma)]
-    ).astype(np.float32)
+    claim = _normalised(claim_gray)
+    reference = _normalised(warped_gray)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    field = np.zeros((h, w, 2), np.float32)
+    for i in range(passes):
+        moved = reference
+        if i:
+            moved = cv2.remap(
+                reference,
+                gx + field[..., 0],
+                gy + field[..., 1],
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+        flow = _flow(claim, moved)
+        if flow is None:
+            return None
+        sigma = smoothing * extent * 2 ** (passes - 1 - i)
+        step = np.dstack(
+            [_smooth(flow[..., 0], weights, sigma), _smooth(flow[..., 1], weights, sigma)]
+        ).astype(np.float32)
+        if i:
+            # Composed: the claim's pixel x comes from x + step(x) in the moved reference,
+            # which came from (x + step(x)) + field(x + step(x)) in the reference.
+            field = step + cv2.remap(
+                field,
+                gx + step[..., 0],
+                gy + step[..., 1],
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+        else:
+            field = step
     magnitude = np.hypot(field[..., 0], field[..., 1])[valid]
     return Drift(
         field, float(np.median(magnitude)) / extent, float(magnitude.max(initial=0.0)) / extent

@@ -177,8 +177,9 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """When features align but the frame does not agree as a copy's does, look for a copy
     re-drawn from the reference (an AI image editor re-renders the whole photo: its layout,
     background and light stay, shifted by a gentle drift, and its fine detail is new)."""
-    nonrigid_from: float = 0.05
-    """Block agreement under the homography from which the drift is measured at all."""
+    nonrigid_from: float = 0.0
+    """Block agreement under the homography from which the drift is measured at all (a
+    strongly drifted copy can agree in under 5 % of its blocks)."""
     nonrigid_smoothing: float = 1 / 24
     """Sigma of the Gaussian that smooths the optical flow, as a share of the long side:
     only a drift this gentle may be undone."""
