@@ -682,12 +682,21 @@ def test_a_photo_nearly_a_redrawn_copy_is_not_vouched_for(listing: np.ndarray) -
     assert f.confidence <= 0.3
 
 
-def test_a_printed_face_photographed_in_another_scene_is_not_a_regenerated_copy() -> None:
-    # The listing: a printed carton face on a studio background. The buyer's photo: the same
-    # face, seen at an angle and under uneven light, held in front of a busy scene.
+def _carton_in_a_scene(*, bent: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A listing (a printed carton face on a studio background) and a buyer's photo of the
+    same face seen at an angle, under uneven light, in front of a busy scene; ``bent``
+    curves the face as a real carton's is (out of register with any homography)."""
     face = textured_image(360, 480, seed=21)
     listing = np.full((600, 800, 3), 245, np.uint8)
     listing[60:540, 220:580] = face
+    if bent:
+        h, w = face.shape[:2]
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        u = gx / (w - 1) * 2 - 1
+        sx = (np.arcsin(u * 0.97) / np.arcsin(0.97) + 1) / 2 * (w - 1)
+        sy = gy + 6 * np.sin(np.pi * gx / w)
+        sx, sy = sx.astype(np.float32), sy.astype(np.float32)
+        face = cv2.remap(face, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     scene = textured_image(800, 600, seed=22)
     quad = np.float32([[0, 0], [359, 0], [359, 479], [0, 479]])
     target = np.float32([[250, 80], [590, 110], [570, 560], [230, 520]])
@@ -696,8 +705,32 @@ def test_a_printed_face_photographed_in_another_scene_is_not_a_regenerated_copy(
     inside = cv2.warpPerspective(np.ones((480, 360), np.uint8), m, (800, 600)) > 0
     light = np.linspace(0.75, 1.15, 800, dtype=np.float32)[None, :, None]
     claim = np.where(inside[..., None], np.clip(placed * light, 0, 255), scene).astype(np.uint8)
+    return listing, claim
+
+
+def test_a_printed_face_photographed_in_another_scene_is_not_a_regenerated_copy() -> None:
+    listing, claim = _carton_in_a_scene(bent=False)
     f = _check(encode(claim, quality=85), encode(listing, quality=95))
     assert f.details["relation"] not in DERIVED
+
+
+def test_vouching_needs_the_colours_of_another_scene() -> None:
+    # A bent carton in a shop: out of register with the listing and in other colours, it
+    # is vouched for as an independent photo.
+    listing, claim = _carton_in_a_scene(bent=True)
+    c = load_bytes(encode(claim, quality=85), source="claim.jpg")
+    r = load_bytes(encode(listing, quality=95), source="l.jpg", role="listing", media_id="l.jpg")
+    (f,) = ReferenceMatchAnalyzer().analyze(c, ClaimContext((c,), (r,)))
+    assert f.reason_code == "reference_match.same_product"
+    assert "pasted_region_doubt" not in f.details and f.confidence > 0.3
+    change = f.details["colour_change"]
+    assert change >= ReferenceMatchConfig().vouch_colour_change
+    # Had its colours stayed the listing's (as a copy's do, up to a filter), register alone
+    # would not vouch for it.
+    strict = ReferenceMatchAnalyzer(ReferenceMatchConfig(vouch_colour_change=change + 1))
+    (g,) = strict.analyze(c, ClaimContext((c,), (r,)))
+    assert g.reason_code == "reference_match.same_product" and g.confidence <= 0.3
+    assert g.details["pasted_region_doubt"] == {"colour_change": round(change, 2)}
 
 
 def test_the_drift_between_two_photos_is_measured_and_undone() -> None:
