@@ -366,6 +366,7 @@ def match_frames(
     if whole_frame:
         drift_note: dict | None = None
         field = None
+        undone: Comparison | None = None
         if (
             cfg.nonrigid
             and not moire
@@ -385,14 +386,14 @@ def match_frames(
                 moved, moved_valid = rewarp(warped, valid, drift.field)
                 again = compare(claim_cmp, moved, moved_valid)
                 if again.agreement >= comparison.agreement + cfg.nonrigid_gain:
-                    field = drift.field
+                    field, undone = drift.field, again
                     drift_note = {
                         "agreement_after": round(again.agreement, 3),
                         "drift_median": round(drift.median, 4),
                         "drift_largest": round(drift.largest, 4),
                     }
         boxes, heat = _localize(
-            claim_px, ref_px, h_cmp, g, comparison, field, moire, claim_full_scale, cfg
+            claim_px, ref_px, h_cmp, g, comparison, field, moire, claim_full_scale, cfg, undone
         )
         if boxes:
             relation = "local_edit"
@@ -492,17 +493,21 @@ def _localize(
     moire: bool,
     claim_full_scale: float,
     cfg: ReferenceMatchConfig,
+    undone: Comparison | None = None,
 ) -> tuple[list[Box], np.ndarray | None]:
     """The edits of a whole-frame copy: boxes in claim full-resolution pixels and a heatmap.
 
     ``h_cmp`` maps reference-frame pixels to the comparison's (scale ``g`` of the claim
     frame) and ``field`` is a drift to undo there (or ``None``). A thin crack fades into the
     resampling at the comparison's scale, so the edits are looked for on a second, finer
-    comparison (``localize_area`` pixels), same alignment and drift, scaled."""
+    comparison (``localize_area`` pixels), same alignment and drift, scaled. ``undone`` is
+    the comparison at scale ``g`` with ``field`` already undone, when the caller has it."""
     local, to_full = comparison, 1.0 / (g * claim_full_scale)
     h_now = np.linalg.inv(_scale(g)) @ h_cmp  # reference frame -> claim frame pixels
     g_fine = _cmp_scale(claim_px.shape[:2], h_now, ref_px.shape[:2], cfg, cfg.localize_area)
-    if g_fine > 1.15 * g or field is not None:
+    if g_fine <= 1.15 * g and field is not None and undone is not None:
+        local = undone
+    elif g_fine > 1.15 * g or field is not None:
         g_fine = max(g_fine, g)
         k = g_fine / g
         size = (
@@ -592,6 +597,7 @@ def _redrawn(
         False,
         claim_full_scale,
         cfg,
+        again,
     )
     h_full = _scale(1 / (g * claim_full_scale)) @ h_cmp @ _scale(reference_frame.scale)
     return Match(
