@@ -381,6 +381,7 @@ def match_frames(
                 cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY),
                 valid,
                 smoothing=cfg.nonrigid_smoothing,
+                passes=1,
             )
             if drift is not None and drift.median <= cfg.nonrigid_max_drift:
                 moved, moved_valid = rewarp(warped, valid, drift.field)
