@@ -667,6 +667,31 @@ def test_a_copy_redrawn_by_a_generative_editor_is_a_regenerated_copy(listing: np
     assert g.details["relation"] not in DERIVED
 
 
+def test_a_copy_that_drifted_a_little_is_localized_with_its_drift_undone(
+    listing: np.ndarray,
+) -> None:
+    # Enough drift that one homography leaves the frame partly out of register (a
+    # whole-frame copy agreeing in under 80 % of its blocks), not enough to stop it being
+    # one: the residual of the misregistered edges drowns the crack unless the drift is
+    # undone first.
+    data = encode(_redrawn(_crack(listing), drift=4.0, seed=5), quality=80)
+    c = load_bytes(data, source="claim.jpg")
+    r = load_bytes(encode(listing, quality=95), source="l.jpg", role="listing", media_id="l.jpg")
+    (f,) = ReferenceMatchAnalyzer().analyze(c, ClaimContext((c,), (r,)))
+    assert f.reason_code == "reference_match.local_edit"
+    undone = f.details["drift_undone"]
+    assert (
+        f.details["agreement"] < 0.8 and undone["agreement_after"] >= f.details["agreement"] + 0.1
+    )
+    assert len(f.regions) == 1
+    (box,) = f.regions
+    assert box.x <= 530 <= box.x + box.w and box.y <= 250 <= box.y + box.h
+    rigid = ReferenceMatchAnalyzer(ReferenceMatchConfig(nonrigid=False))
+    (g,) = rigid.analyze(c, ClaimContext((c,), (r,)))
+    assert "drift_undone" not in g.details
+    assert not any(b.x <= 530 <= b.x + b.w and b.y <= 250 <= b.y + b.h for b in g.regions)
+
+
 def test_a_photo_nearly_a_redrawn_copy_is_not_vouched_for(listing: np.ndarray) -> None:
     # The same re-drawn copy, judged with a bar for copies that nothing reaches: the match
     # confirms the product but, agreeing far more than honest photos do once the drift is
