@@ -124,9 +124,10 @@ class ReferenceMatchConfig(AnalyzerConfig):
     vouch_colour_change: float = 40.0
     """Mean colour change (0..255) the colour fit must apply for a photo to be vouched for as
     independent: a buyer's photo differs from the studio photo in light and background, not
-    only in register. Every honest photo vouched for on the benchmark (7, two seeds) needed
-    88 or more; filtered copies measure a median of 18 and a 95th percentile of 41, and four
-    copies out of register (re-drawn or re-photographed) had been vouched for at 4-18."""
+    only in register. The 6 buyer's photos of the product sold vouched for on the benchmark
+    (two seeds) needed 88 or more; filtered copies measure a median of 18 and a 95th
+    percentile of 41. Four copies out of register (re-drawn or re-photographed), at 4-18,
+    and one studio photo of another product, at 4, had been vouched for."""
     max_reference_frames: int = 12
     product_search: bool = True
     """When nothing derived was found, look for the product of a studio reference (plain
