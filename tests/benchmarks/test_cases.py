@@ -155,3 +155,30 @@ def test_the_seed_changes_every_draw(shared_data: Path) -> None:
     assert len({c.true_reference for c in cases}) > 1
     assert len({c.info["claim_photo"] for c in cases}) > 1
     assert len({repr(c.info["upload"]) for c in cases}) == 4
+
+
+def test_the_redrawing_proxy_drifts_the_frame_and_moves_the_mask() -> None:
+    from benchmarks.edits import regenerate
+
+    from tests.conftest import textured_image
+
+    base = textured_image(640, 480, seed=4)
+    mask = np.zeros((480, 640), bool)
+    mask[200:260, 300:380] = True
+    a = regenerate(base, mask, np.random.default_rng(7))
+    b = regenerate(base, mask, np.random.default_rng(7))
+    assert np.array_equal(a.pixels, b.pixels) and np.array_equal(a.mask, b.mask)  # deterministic
+    assert a.pixels.shape == base.shape and a.pixels.dtype == np.uint8
+    assert 0.001 <= a.info["drift_share"] <= 0.012 and 0.3 <= a.info["detail_kept"] <= 0.7
+    # Every pixel is re-drawn, yet the frame stays the photo: coarsely the same, not equal.
+    assert np.abs(a.pixels.astype(int) - base.astype(int)).mean() > 1
+    coarse_a = np.asarray(Image.fromarray(a.pixels).convert("L").resize((40, 30), Image.BOX))
+    coarse_b = np.asarray(Image.fromarray(base).convert("L").resize((40, 30), Image.BOX))
+    other = textured_image(640, 480, seed=5)
+    coarse_o = np.asarray(Image.fromarray(other).convert("L").resize((40, 30), Image.BOX))
+    same = np.corrcoef(coarse_a.ravel(), coarse_b.ravel())[0, 1]
+    assert same > 0.7 and same > np.corrcoef(coarse_o.ravel(), coarse_b.ravel())[0, 1] + 0.5
+    # The edit's mask moved with the frame, by about the drift, keeping its size.
+    assert a.mask is not None and abs(int(a.mask.sum()) - int(mask.sum())) < 0.2 * mask.sum()
+    ys, xs = np.nonzero(a.mask)
+    assert abs(xs.mean() - 339.5) < 20 and abs(ys.mean() - 229.5) < 20
