@@ -58,6 +58,20 @@ def _smooth(values: np.ndarray, weights: np.ndarray, sigma: float) -> np.ndarray
     return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _maps(field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sampling maps of ``cv2.remap`` that move an image by ``field``: pixel (x, y)
+    takes the value at (x, y) + field[y, x]."""
+    h, w = field.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return gx + field[..., 0], gy + field[..., 1]
+
+
+def _moved(image: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """``image`` moved by ``field`` (bilinear, edges repeated)."""
+    mx, my = _maps(field)
+    return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def _flow(claim: np.ndarray, warped: np.ndarray) -> np.ndarray | None:
     """DIS optical flow from the (normalised) claim to the warped reference."""
     dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
@@ -91,37 +105,19 @@ def measure_drift(
     extent = float(max(np.ptp(xs), np.ptp(ys))) + 1.0
     claim = _normalised(claim_gray)
     reference = _normalised(warped_gray)
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     field = np.zeros((h, w, 2), np.float32)
     for i in range(passes):
-        moved = reference
-        if i:
-            moved = cv2.remap(
-                reference,
-                gx + field[..., 0],
-                gy + field[..., 1],
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REPLICATE,
-            )
-        flow = _flow(claim, moved)
+        flow = _flow(claim, _moved(reference, field) if i else reference)
         if flow is None:
             return None
         sigma = smoothing * extent * 2 ** (passes - 1 - i)
         step = np.dstack(
             [_smooth(flow[..., 0], weights, sigma), _smooth(flow[..., 1], weights, sigma)]
         ).astype(np.float32)
-        if i:
-            # Composed: the claim's pixel x comes from x + step(x) in the moved reference,
-            # which came from (x + step(x)) + field(x + step(x)) in the reference.
-            field = step + cv2.remap(
-                field,
-                gx + step[..., 0],
-                gy + step[..., 1],
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REPLICATE,
-            )
-        else:
-            field = step
+        # Composed: the claim's pixel x comes from x + step(x) in the moved reference,
+        # which came from (x + step(x)) + field(x + step(x)) in the reference (the first
+        # pass starts from no drift).
+        field = step + _moved(field, step)
     magnitude = np.hypot(field[..., 0], field[..., 1])[valid]
     return Drift(
         field, float(np.median(magnitude)) / extent, float(magnitude.max(initial=0.0)) / extent
@@ -133,9 +129,7 @@ def rewarp(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``image`` (the aligned reference) and its ``valid`` mask moved by the drift
     ``field`` of the same size: after this, the reference sits where the claim shows it."""
-    h, w = image.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    mx, my = gx + field[..., 0], gy + field[..., 1]
+    mx, my = _maps(field)
     moved = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inside = cv2.remap(valid.astype(np.uint8), mx, my, cv2.INTER_NEAREST, borderValue=0)
     return moved, (inside > 0) & valid

@@ -184,9 +184,6 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """When features align but the frame does not agree as a copy's does, look for a copy
     re-drawn from the reference (an AI image editor re-renders the whole photo: its layout,
     background and light stay, shifted by a gentle drift, and its fine detail is new)."""
-    nonrigid_from: float = 0.0
-    """Block agreement under the homography from which the drift is measured at all (a
-    strongly drifted copy can agree in under 5 % of its blocks)."""
     nonrigid_smoothing: float = 1 / 24
     """Sigma of the Gaussian that smooths the optical flow, as a share of the long side:
     only a drift this gentle may be undone."""
@@ -447,6 +444,7 @@ def match_frames(
             reference,
             reference_frame,
             h_cmp,
+            h_full,
             g,
             warped,
             valid,
@@ -503,14 +501,13 @@ def _localize(
     frame) and ``field`` is a drift to undo there (or ``None``). A thin crack fades into the
     resampling at the comparison's scale, so the edits are looked for on a second, finer
     comparison (``localize_area`` pixels), same alignment and drift, scaled. ``undone`` is
-    the comparison at scale ``g`` with ``field`` already undone, when the caller has it."""
-    local, to_full = comparison, 1.0 / (g * claim_full_scale)
+    the comparison at scale ``g`` with ``field`` undone (given with ``field``)."""
+    to_full = 1.0 / (g * claim_full_scale)
     h_now = np.linalg.inv(_scale(g)) @ h_cmp  # reference frame -> claim frame pixels
     g_fine = _cmp_scale(claim_px.shape[:2], h_now, ref_px.shape[:2], cfg, cfg.localize_area)
-    if g_fine <= 1.15 * g and field is not None and undone is not None:
-        local = undone
-    elif g_fine > 1.15 * g or field is not None:
-        g_fine = max(g_fine, g)
+    if g_fine <= 1.15 * g:
+        local = comparison if undone is None else undone
+    else:
         k = g_fine / g
         size = (
             max(1, round(claim_px.shape[1] * g_fine)),
@@ -543,6 +540,7 @@ def _redrawn(
     reference: Evidence,
     reference_frame: Frame,
     h_cmp: np.ndarray,
+    h_full: np.ndarray,
     g: float,
     warped: np.ndarray,
     valid: np.ndarray,
@@ -563,11 +561,9 @@ def _redrawn(
     photo of the goods differs from the studio photo by parallax, background and light,
     which no such drift explains.
     """
-    if (
-        comparison.footprint < cfg.min_footprint
-        or comparison.informative_blocks < 8
-        or comparison.agreement < cfg.nonrigid_from
-    ):
+    # Measured whatever the agreement under the homography: a strongly drifted copy can
+    # agree in under 5 % of its blocks.
+    if comparison.footprint < cfg.min_footprint or comparison.informative_blocks < 8:
         return None
     drift = measure_drift(
         cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY),
@@ -601,7 +597,6 @@ def _redrawn(
         cfg,
         again,
     )
-    h_full = _scale(1 / (g * claim_full_scale)) @ h_cmp @ _scale(reference_frame.scale)
     return Match(
         "regenerated_copy",
         reference,
@@ -609,7 +604,7 @@ def _redrawn(
         claim_frame,
         alignment,
         again,
-        h_full / h_full[2, 2],
+        h_full,
         tuple(boxes),
         heat if boxes else None,
         redrawn={
