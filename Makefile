@@ -41,6 +41,7 @@ serve: $(STAMP)
 bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks.run --data ../shared/data --out docs/benchmarks.md --jobs 2
 	$(BIN)/python -m benchmarks.noref --data ../shared/data --out docs/benchmarks.md --jobs 2
+	$(BIN)/python -m benchmarks.lookalike --data ../shared/data --out docs/benchmarks.md --jobs 2
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
