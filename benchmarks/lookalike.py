@@ -39,7 +39,7 @@ import numpy as np
 
 from benchmarks.chains import Tracked, draw_upload, upload
 from benchmarks.metrics import wilson
-from benchmarks.report import write_doc, write_json
+from benchmarks.report import RELATIONS, write_doc, write_json
 from benchmarks.sources import Library, Photo, open_library
 
 MARK_START = "<!-- lookalike-benchmark:start -->"
@@ -49,16 +49,6 @@ PACKAGED = frozenset(
     {"Juice", "Milk", "Oatghurt", "Sour-Cream", "Sour-Milk", "Soy-Milk", "Soyghurt", "Yoghurt"}
 )
 """Coarse GroceryStore classes whose goods carry printed packaging."""
-
-RELATIONS = (
-    "verbatim_copy",
-    "local_edit",
-    "global_filter",
-    "partial_copy",
-    "regenerated_copy",
-    "same_product",
-    "no_match",
-)
 
 
 def draw_pairs(lib: Library, seed: int, per_class: int) -> list[tuple[Photo, Photo, int]]:

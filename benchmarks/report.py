@@ -15,6 +15,7 @@ from benchmarks.metrics import FamilyRow, relation, relation_counts, wilson
 __all__ = [
     "MARK_END",
     "MARK_START",
+    "RELATIONS",
     "false_alarms",
     "family_table",
     "relation_table",
@@ -80,7 +81,7 @@ def _chain_table(rows: Sequence[FamilyRow]) -> str:
     return "\n".join(lines)
 
 
-_RELATIONS = (
+RELATIONS = (
     "verbatim_copy",
     "local_edit",
     "global_filter",
@@ -96,7 +97,7 @@ def relation_table(outcomes: Sequence[Mapping[str, Any]], families: Sequence[str
     """Family x the relation reference_match found (counts of claims)."""
     counts = relation_counts(outcomes, families)
     seen = {r for c in counts.values() for r in c}
-    columns = [r for r in _RELATIONS if r in seen] + sorted(seen - set(_RELATIONS))
+    columns = [r for r in RELATIONS if r in seen] + sorted(seen - set(RELATIONS))
     lines = ["| family | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for family, c in counts.items():
         lines.append(f"| {family} | " + " | ".join(str(c.get(r, 0)) for r in columns) + " |")

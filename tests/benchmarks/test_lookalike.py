@@ -12,7 +12,7 @@ from benchmarks.lookalike import (
     draw_pairs,
     render_section,
 )
-from benchmarks.report import write_doc
+from benchmarks.report import RELATIONS
 from benchmarks.sources import open_library
 
 
@@ -41,15 +41,7 @@ def test_a_pair_is_uploaded_and_checked_against_the_merchant_photo(shared_data: 
     assert outcome["claim_photo"] == claim.key and outcome["merchant_photo"] == merchant.key
     assert 480 <= outcome["upload"]["long_side"] <= 2048
     assert outcome["verdict"] in {"likely_manipulated", "inconclusive", "likely_authentic"}
-    assert outcome["relation"] in {
-        "verbatim_copy",
-        "local_edit",
-        "global_filter",
-        "partial_copy",
-        "regenerated_copy",
-        "same_product",
-        "no_match",
-    }
+    assert outcome["relation"] in RELATIONS
     assert outcome["flagged"] == (outcome["verdict"] == "likely_manipulated")
 
 
@@ -64,7 +56,7 @@ def _outcome(i: int, flagged: bool, relation: str, located_by: str | None = None
     }
 
 
-def test_the_report_counts_false_alarms_and_lists_each_flagged_pair(tmp_path: Path) -> None:
+def test_the_report_counts_false_alarms_and_lists_each_flagged_pair() -> None:
     outcomes = [_outcome(i, False, "same_product") for i in range(8)]
     outcomes += [
         _outcome(8, True, "partial_copy", "feature_region"),
@@ -84,9 +76,3 @@ def test_the_report_counts_false_alarms_and_lists_each_flagged_pair(tmp_path: Pa
     assert "same_product 8, no_match 1" in section.replace("partial_copy 1, ", "")
     assert "`grocery/natural/X/X_008.jpg` | `grocery/natural/X/X_108.jpg` | partial_copy" in section
     assert "X_001.jpg" not in section
-    doc = tmp_path / "b.md"
-    doc.write_text("# B\n\nkept\n", "utf-8")
-    write_doc(doc, section, start=MARK_START, end=MARK_END)
-    write_doc(doc, section, start=MARK_START, end=MARK_END)
-    text = doc.read_text("utf-8")
-    assert text.count(MARK_START) == 1 and "kept" in text
