@@ -27,6 +27,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import collections
+import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -67,24 +68,26 @@ def draw_pairs(lib: Library, seed: int, per_class: int) -> list[tuple[Photo, Pho
     return pairs
 
 
-_WORKER: dict[str, Any] = {}
+_ANALYZERS: list[Any] = []
 
 
-def _init_worker(seed: int) -> None:
-    from vericlaim.analyzers.reference_match import ReferenceMatchAnalyzer
+def _analyzers() -> list[Any]:
+    """The analyzer every pair is checked with, made once per process."""
+    if not _ANALYZERS:
+        from vericlaim.analyzers.reference_match import ReferenceMatchAnalyzer
 
-    cv2.setNumThreads(1)
-    _WORKER.update(seed=seed, analyzers=[ReferenceMatchAnalyzer()])
+        cv2.setNumThreads(1)
+        _ANALYZERS.append(ReferenceMatchAnalyzer())
+    return _ANALYZERS
 
 
-def check_pair(claim_photo: Photo, merchant_photo: Photo, index: int) -> dict[str, Any]:
-    """Upload the claim photo as a buyer would and check it against the merchant's photo."""
+def check_pair(claim_photo: Photo, merchant_photo: Photo, index: int, seed: int) -> dict[str, Any]:
+    """Upload the claim photo as a buyer would (the upload drawn from ``seed`` and the pair's
+    ``index``) and check it against the merchant's photo."""
     from vericlaim.check import check_claim
     from vericlaim.evidence import load_bytes
 
-    if not _WORKER:
-        _init_worker(0)
-    params = draw_upload(np.random.default_rng([_WORKER["seed"], 7708, index]))
+    params = draw_upload(np.random.default_rng([seed, 7708, index]))
     claim_bytes, _ = upload(Tracked(claim_photo.pixels().copy()), params)
     claim = load_bytes(claim_bytes, source=claim_photo.key, role="claim", media_id="claim-1")
     reference = load_bytes(
@@ -94,7 +97,7 @@ def check_pair(claim_photo: Photo, merchant_photo: Photo, index: int) -> dict[st
         media_id="packing-1",
     )
     started = time.perf_counter()
-    result = check_claim([claim], [reference], analyzers=_WORKER["analyzers"])
+    result = check_claim([claim], [reference], analyzers=_analyzers())
     elapsed = (time.perf_counter() - started) * 1000
     verdict = result.verdict
     finding = next(
@@ -116,7 +119,7 @@ def check_pair(claim_photo: Photo, merchant_photo: Photo, index: int) -> dict[st
     }
 
 
-def _work(item: tuple[Photo, Photo, int]) -> dict[str, Any]:
+def _work(item: tuple[Photo, Photo, int, int]) -> dict[str, Any]:
     return check_pair(*item)
 
 
@@ -158,6 +161,13 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
     return "\n".join(lines)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.lookalike", description=__doc__.split("\n\n")[0]
@@ -166,7 +176,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update")
     parser.add_argument("--json", help="raw per-pair results")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--per-class", type=int, default=12, help="pairs per packaged class")
+    parser.add_argument("--per-class", type=_positive, default=12, help="pairs per packaged class")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--no-doc", action="store_true", help="do not touch --out")
     return parser.parse_args(argv)
@@ -179,16 +189,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vericlaim.analyzers.reference_match import ReferenceMatchAnalyzer
 
     args = _parse(argv)
-    lib = open_library(args.data)
-    pairs = draw_pairs(lib, args.seed, args.per_class)
+    try:
+        lib = open_library(args.data)
+    except FileNotFoundError as exc:
+        print(f"benchmarks: {exc}", file=sys.stderr)
+        return 2
+    work = [(*pair, args.seed) for pair in draw_pairs(lib, args.seed, args.per_class)]
     if args.jobs > 1:
-        with ProcessPoolExecutor(
-            args.jobs, initializer=_init_worker, initargs=(args.seed,)
-        ) as pool:
-            outcomes = list(pool.map(_work, pairs, chunksize=4))
+        with ProcessPoolExecutor(args.jobs) as pool:
+            outcomes = list(pool.map(_work, work, chunksize=4))
     else:
-        _init_worker(args.seed)
-        outcomes = [_work(p) for p in pairs]
+        outcomes = [_work(item) for item in work]
     meta = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seed": args.seed,
@@ -196,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "per_class": args.per_class,
         "version": ReferenceMatchAnalyzer.version,
         "command": "python -m benchmarks.lookalike "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)),
     }
     section = render_section(outcomes, meta)
     print(section)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
+import pytest
 from benchmarks.lookalike import (
     MARK_END,
     MARK_START,
     PACKAGED,
     check_pair,
     draw_pairs,
+    main,
     render_section,
 )
 from benchmarks.report import RELATIONS
 from benchmarks.sources import open_library
+
+from vericlaim.scoring.policy import VerdictClass
 
 
 def test_pairs_are_two_photos_of_one_packaged_product_drawn_from_the_seed(
@@ -37,10 +42,10 @@ def test_pairs_are_two_photos_of_one_packaged_product_drawn_from_the_seed(
 def test_a_pair_is_uploaded_and_checked_against_the_merchant_photo(shared_data: Path) -> None:
     lib = open_library(shared_data)
     claim, merchant, index = draw_pairs(lib, seed=1, per_class=1)[0]
-    outcome = check_pair(claim, merchant, index)
+    outcome = check_pair(claim, merchant, index, seed=1)
     assert outcome["claim_photo"] == claim.key and outcome["merchant_photo"] == merchant.key
     assert 480 <= outcome["upload"]["long_side"] <= 2048
-    assert outcome["verdict"] in {"likely_manipulated", "inconclusive", "likely_authentic"}
+    assert outcome["verdict"] in get_args(VerdictClass)
     assert outcome["relation"] in RELATIONS
     assert outcome["flagged"] == (outcome["verdict"] == "likely_manipulated")
 
@@ -76,3 +81,15 @@ def test_the_report_counts_false_alarms_and_lists_each_flagged_pair() -> None:
     assert "same_product 8, no_match 1" in section.replace("partial_copy 1, ", "")
     assert "`grocery/natural/X/X_008.jpg` | `grocery/natural/X/X_108.jpg` | partial_copy" in section
     assert "X_001.jpg" not in section
+
+
+def test_missing_data_or_no_pairs_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--data", str(tmp_path / "nowhere"), "--no-doc"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nowhere" in err and "missing" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data", str(tmp_path), "--per-class", "0", "--no-doc"])
+    assert exit_info.value.code == 2
+    assert "--per-class: must be at least 1, not 0" in capsys.readouterr().err
