@@ -327,6 +327,33 @@ def test_a_small_region_of_a_scene_pasted_elsewhere_is_verified_on_its_own(
     assert plain.details["relation"] not in DERIVED
 
 
+def test_the_same_printed_face_under_other_light_is_not_a_copied_region(
+    listing: np.ndarray,
+) -> None:
+    # The region of the test above, but lit as a buyer's own photo of the same carton is:
+    # brighter on one side, with its contrast changing across the face. Its detail still
+    # agrees and it still follows the alignment, but its pixels do not carry the reference's
+    # light, so the region check must not call it copied.
+    scene = textured_image(1000, 750, seed=22)
+    region = cv2.resize(listing[150:410, 200:500], (240, 208), interpolation=cv2.INTER_AREA)
+    yy, xx = np.mgrid[0:208, 0:240].astype(np.float32)
+    shading = 0.8 + 0.4 * (0.6 * xx / 239 + 0.4 * yy / 207)
+    lit = np.clip(region.astype(np.float32) * shading[..., None], 0, 255).astype(np.uint8)
+    scene[400:608, 600:840] = lit
+    claim = load_bytes(encode(scene, quality=80), source="claim.jpg")
+    reference = load_bytes(
+        encode(listing, quality=95), source="listing.jpg", role="listing", media_id="listing.jpg"
+    )
+    context = ClaimContext((claim,), (reference,))
+    (f,) = ReferenceMatchAnalyzer().analyze(claim, context)
+    assert f.reason_code != "reference_match.partial_copy"
+    # Measured, not missed: without the light test the same region is taken for a copy.
+    lax = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(region_gain_spread=1.0))
+    (g,) = lax.analyze(claim, context)
+    assert g.reason_code == "reference_match.partial_copy"
+    assert g.details["feature_region"]["region_gain_spread"] > 0.04
+
+
 def _deep_looks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     from vericlaim.analyzers.reference_match import FEATURES
 

@@ -147,6 +147,9 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """At most this many aligned regions, most inliers first, are verified."""
     region_misregistration: float = 0.2
     """Largest mean residual shift (comparison pixels) of a copied scene region."""
+    region_gain_spread: float = 0.04
+    """Largest robust spread of block contrast gains in a copied scene region: pasted pixels
+    keep the reference's light, a photograph of the same printed face has its own."""
     region_growth: float = 1.0
     """An aligned region is compared over its inliers' hull grown by this share of the
     hull's size."""
@@ -740,12 +743,15 @@ def match_product(
         # A region of a scene found by a few features: it must agree over half its detail,
         # closely, and in register as only copied pixels are. Regions of printed packaging
         # photographed by buyers reached 0.23-0.46 px of residual shift on development
-        # claims; copied scene regions 0.11-0.22.
+        # claims; copied scene regions 0.11-0.22. And it must carry the reference's light:
+        # a pasted region's contrast gain is the same in every block, while a buyer's photo of
+        # the same carton, lit by the shop, varies across the face (see the method card).
         copied = (
             copied
             and comparison.fine_agreement >= cfg.partial_fine
             and fine_ncc >= cfg.partial_ncc
             and misregistration <= cfg.region_misregistration
+            and consistency["gain_spread"] <= cfg.region_gain_spread
         )
     if not copied:
         return None
