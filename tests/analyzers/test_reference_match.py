@@ -354,6 +354,45 @@ def test_the_same_printed_face_under_other_light_is_not_a_copied_region(
     assert g.details["feature_region"]["region_gain_spread"] > 0.04
 
 
+def _marked(width: int, height: int, seed: int, marks: int) -> np.ndarray:
+    """A scene full of small high-contrast marks: a corner detector's budget goes to them."""
+    img = textured_image(width, height, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    for _ in range(marks):
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        w, h = int(rng.integers(3, 12)), int(rng.integers(3, 12))
+        cv2.rectangle(img, (x, y), (x + w, y + h), colour, -1)
+    return img
+
+
+@pytest.mark.parametrize("seed", [40, 41])
+def test_a_region_of_a_packing_photo_lost_in_a_busy_scene_is_found_by_the_closer_look(
+    seed: int,
+) -> None:
+    # A region cut from the merchant's packing photo fills 3 % of a busy claim photo: at the
+    # usual feature count the scene's marks take every feature and nothing aligns. The
+    # region look (more features, on scene references only) finds and verifies it.
+    packing = _marked(1200, 900, 3, 1500)
+    scene = _marked(1600, 1200, seed, 3000)
+    scene[700:940, 1000:1240] = packing[300:540, 400:640]
+    claim = load_bytes(encode(scene, quality=85), source="claim.jpg")
+    reference = load_bytes(
+        encode(packing, quality=92), source="packing.jpg", role="packing", media_id="packing.jpg"
+    )
+    context = ClaimContext((claim,), (reference,))
+    (f,) = ReferenceMatchAnalyzer().analyze(claim, context)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "feature_region"
+    (box,) = f.regions
+    inter_w = min(box.x + box.w, 1240) - max(box.x, 1000)
+    inter_h = min(box.y + box.h, 940) - max(box.y, 700)
+    assert inter_w > 0 and inter_h > 0 and inter_w * inter_h >= 0.4 * 240 * 240
+    off = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(region_features=0))
+    (plain,) = off.analyze(claim, context)
+    assert plain.details["relation"] not in DERIVED
+
+
 def _deep_looks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     from vericlaim.analyzers.reference_match import FEATURES
 

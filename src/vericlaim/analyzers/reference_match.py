@@ -143,6 +143,16 @@ class ReferenceMatchConfig(AnalyzerConfig):
     region_min_inliers: int = 8
     """Inliers from which a feature alignment's region is verified (fewer than
     ``min_inliers``: such an alignment only ever leads to this verification)."""
+    region_features: int = 2000
+    region_feature_area: int = 300_000
+    """A closer look for the region check, when nothing derived was found: features at this
+    count and area (0 features turns it off) on the claim and on reference photos that are
+    scenes. A region cut from a scene photo and pasted into another scene fills a small part
+    of the claim; at the usual count the new scene's texture takes nearly all of the
+    features."""
+    region_look_pairs: int = 2
+    """At most this many (claim frame, scene reference frame) pairs, most alike in colour
+    first, get the closer look."""
     region_candidates: int = 3
     """At most this many aligned regions, most inliers first, are verified."""
     region_misregistration: float = 0.2
@@ -897,7 +907,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.8.1"
+    version = "1.9.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -948,6 +958,8 @@ class ReferenceMatchAnalyzer(Analyzer):
             deeper = self._search(media, pairs, deep=True, regions=regions)
             if deeper.strength > best.strength:
                 best = deeper
+        if cfg.region_search and cfg.region_features > 0 and best.relation not in DERIVED:
+            self._region_look(media, pairs, regions)
         if best.relation in ("verbatim_copy", "local_edit", "global_filter"):
             pasted = self._background_replaced(best)
             if pasted is not None:
@@ -965,6 +977,42 @@ class ReferenceMatchAnalyzer(Analyzer):
             if pasted is not None:
                 best = pasted
         return [self._finding(media, best)]
+
+    def _region_look(self, media: Evidence, pairs: list, regions: list[tuple]) -> None:
+        """Align many more features of the claim with reference photos that are scenes, and
+        add every alignment strong enough for the region check to ``regions``."""
+        cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
+        area, count = cfg.region_feature_area, cfg.region_features
+
+        def features(evidence: Evidence, index: int, mirrored: bool) -> tuple[Features, float]:
+            pixels = evidence.frames[index].pixels
+            key = (evidence.sha256, index, mirrored, pixels.shape, area, count)
+
+            def compute() -> tuple[Features, float]:
+                gray, f = to_gray(pixels, area)
+                if mirrored:
+                    gray = np.ascontiguousarray(gray[:, ::-1])
+                return detect_features(gray, n_features=count), f
+
+            return FEATURES.get(key, compute)
+
+        scenes = [
+            (ci, reference, ri)
+            for ci, reference, ri in pairs
+            if self._template(reference, reference.frames[ri]) is None
+        ]
+        for ci, reference, ri in scenes[: cfg.region_look_pairs]:
+            claim_feats, fc = features(media, ci, False)
+            for mirrored in (False, True):
+                ref_feats, fr = features(reference, ri, mirrored)
+                alignment = align(
+                    claim_feats,
+                    ref_feats,
+                    min_inliers=cfg.region_min_inliers,
+                    mirrored_width=ref_feats.shape[1] if mirrored else None,
+                )
+                if alignment is not None:
+                    regions.append((ci, reference, ri, alignment, fc, fr))
 
     def _template(self, evidence: Evidence, frame: Frame) -> ProductTemplate | None:
         """The product of a studio photo (one of ``evidence``'s frames), cached."""
