@@ -882,6 +882,22 @@ class FeatureCache:
 FEATURES = FeatureCache()
 
 
+def _cached_features(
+    evidence: Evidence, index: int, mirrored: bool, area: int, count: int
+) -> tuple[Features, float]:
+    """ORB features of one frame at ``area`` pixels (mirrored when asked), cached by content."""
+    pixels = evidence.frames[index].pixels
+    key = (evidence.sha256, index, mirrored, pixels.shape, area, count)
+
+    def compute() -> tuple[Features, float]:
+        gray, f = to_gray(pixels, area)
+        if mirrored:
+            gray = np.ascontiguousarray(gray[:, ::-1])
+        return detect_features(gray, n_features=count), f
+
+    return FEATURES.get(key, compute)
+
+
 def _colour_likeness(a: np.ndarray, b: np.ndarray) -> float:
     """Correlation of coarse hue-saturation histograms: a cheap way to try the likeliest
     reference first. It only orders the search; it never decides anything."""
@@ -915,18 +931,9 @@ class ReferenceMatchAnalyzer(Analyzer):
         self, evidence: Evidence, index: int, mirrored: bool = False, deep: bool = False
     ) -> tuple[Features, float]:
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
-        pixels = evidence.frames[index].pixels
         area = cfg.deep_feature_area if deep else cfg.feature_area
         count = cfg.deep_features if deep else cfg.n_features
-        key = (evidence.sha256, index, mirrored, pixels.shape, area, count)
-
-        def compute() -> tuple[Features, float]:
-            gray, f = to_gray(pixels, area)
-            if mirrored:
-                gray = np.ascontiguousarray(gray[:, ::-1])
-            return detect_features(gray, n_features=count), f
-
-        return FEATURES.get(key, compute)
+        return _cached_features(evidence, index, mirrored, area, count)
 
     def analyze(self, media: Evidence, context: ClaimContext) -> Sequence[Finding]:
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
@@ -985,16 +992,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         area, count = cfg.region_feature_area, cfg.region_features
 
         def features(evidence: Evidence, index: int, mirrored: bool) -> tuple[Features, float]:
-            pixels = evidence.frames[index].pixels
-            key = (evidence.sha256, index, mirrored, pixels.shape, area, count)
-
-            def compute() -> tuple[Features, float]:
-                gray, f = to_gray(pixels, area)
-                if mirrored:
-                    gray = np.ascontiguousarray(gray[:, ::-1])
-                return detect_features(gray, n_features=count), f
-
-            return FEATURES.get(key, compute)
+            return _cached_features(evidence, index, mirrored, area, count)
 
         scenes = [
             (ci, reference, ri)
