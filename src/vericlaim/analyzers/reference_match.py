@@ -990,19 +990,15 @@ class ReferenceMatchAnalyzer(Analyzer):
         add every alignment strong enough for the region check to ``regions``."""
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
         area, count = cfg.region_feature_area, cfg.region_features
-
-        def features(evidence: Evidence, index: int, mirrored: bool) -> tuple[Features, float]:
-            return _cached_features(evidence, index, mirrored, area, count)
-
         scenes = [
             (ci, reference, ri)
             for ci, reference, ri in pairs
             if self._template(reference, reference.frames[ri]) is None
         ]
         for ci, reference, ri in scenes[: cfg.region_look_pairs]:
-            claim_feats, fc = features(media, ci, False)
+            claim_feats, fc = _cached_features(media, ci, False, area, count)
             for mirrored in (False, True):
-                ref_feats, fr = features(reference, ri, mirrored)
+                ref_feats, fr = _cached_features(reference, ri, mirrored, area, count)
                 alignment = align(
                     claim_feats,
                     ref_feats,
