@@ -368,7 +368,7 @@ def _marked(width: int, height: int, seed: int, marks: int) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", [40, 41])
 def test_a_region_of_a_packing_photo_lost_in_a_busy_scene_is_found_by_the_closer_look(
-    seed: int,
+    seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A region cut from the merchant's packing photo fills 3 % of a busy claim photo: at the
     # usual feature count the scene's marks take every feature and nothing aligns. The
@@ -381,16 +381,33 @@ def test_a_region_of_a_packing_photo_lost_in_a_busy_scene_is_found_by_the_closer
         encode(packing, quality=92), source="packing.jpg", role="packing", media_id="packing.jpg"
     )
     context = ClaimContext((claim,), (reference,))
-    (f,) = ReferenceMatchAnalyzer().analyze(claim, context)
+    always = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(region_look_hint_inliers=0))
+    (f,) = always.analyze(claim, context)
     assert f.reason_code == "reference_match.partial_copy"
     assert f.details["located_by"] == "feature_region"
     (box,) = f.regions
     inter_w = min(box.x + box.w, 1240) - max(box.x, 1000)
     inter_h = min(box.y + box.h, 940) - max(box.y, 700)
     assert inter_w > 0 and inter_h > 0 and inter_w * inter_h >= 0.4 * 240 * 240
-    off = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(region_features=0))
+    off = ReferenceMatchAnalyzer(
+        ReferenceMatchAnalyzer.Config(region_features=0, region_look_hint_inliers=0)
+    )
     (plain,) = off.analyze(claim, context)
     assert plain.details["relation"] not in DERIVED
+    # By default the look is taken only when the usual pass saw a few consistent matches;
+    # here it saw none, so the look is skipped: this copy is the price of not spending it
+    # on every honest photo.
+    looks: list[int] = []
+    original = ReferenceMatchAnalyzer._region_look
+    monkeypatch.setattr(
+        ReferenceMatchAnalyzer,
+        "_region_look",
+        lambda self, *a: looks.append(1) or original(self, *a),
+    )
+    (default,) = ReferenceMatchAnalyzer().analyze(claim, context)
+    assert looks == [] and default.details["relation"] not in DERIVED
+    always.analyze(claim, context)
+    assert looks == [1]
 
 
 def _deep_looks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
