@@ -14,6 +14,10 @@ front of the same shelf, so a pair may share a scene and a moment, which a merch
 and a buyer's photo never do. Every photo flagged is listed so that a reader can tell the two
 kinds apart.
 
+``--draw enlarged`` replaces the upload chain with a second draw: the claim photo enlarged by
+a factor of 1-3 (bicubic, no crop) and saved once as a JPEG at quality 55-95, a stand-in for
+a buyer's photo taken at a higher resolution than the merchant's.
+
 Run ``python -m benchmarks.lookalike --data ../shared/data --out docs/benchmarks.md``.
 """
 
@@ -81,14 +85,50 @@ def _analyzers() -> list[Any]:
     return _ANALYZERS
 
 
-def check_pair(claim_photo: Photo, merchant_photo: Photo, index: int, seed: int) -> dict[str, Any]:
-    """Upload the claim photo as a buyer would (the upload drawn from ``seed`` and the pair's
-    ``index``) and check it against the merchant's photo."""
+DRAWS = ("upload", "enlarged")
+"""How a claim photo reaches the check: the core benchmark's upload chain, or enlarged 1-3x
+and saved once as a JPEG at quality 55-95."""
+
+
+def enlarge(pixels: np.ndarray, rng: np.random.Generator) -> tuple[bytes, dict[str, Any]]:
+    """The claim photo enlarged by a drawn factor (1-3, bicubic) and saved once as a JPEG at
+    a drawn quality (55-95). Returns the bytes and what was drawn."""
+    factor = float(rng.uniform(1.0, 3.0))
+    quality = int(rng.integers(55, 96))
+    h, w = pixels.shape[:2]
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    big = cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
+    ok, data = cv2.imencode(
+        ".jpg", cv2.cvtColor(big, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return data.tobytes(), {
+        "enlarge": round(factor, 3),
+        "long_side": max(size),
+        "quality": quality,
+    }
+
+
+def check_pair(
+    claim_photo: Photo, merchant_photo: Photo, index: int, seed: int, draw: str = "upload"
+) -> dict[str, Any]:
+    """Upload the claim photo as a buyer would (``draw``: the upload chain or an enlargement,
+    drawn from ``seed`` and the pair's ``index``) and check it against the merchant's
+    photo."""
     from vericlaim.check import check_claim
     from vericlaim.evidence import load_bytes
 
-    params = draw_upload(np.random.default_rng([seed, 7708, index]))
-    claim_bytes, _ = upload(Tracked(claim_photo.pixels().copy()), params)
+    if draw == "enlarged":
+        claim_bytes, drawn = enlarge(
+            claim_photo.pixels(), np.random.default_rng([seed, 7709, index])
+        )
+    elif draw == "upload":
+        params = draw_upload(np.random.default_rng([seed, 7708, index]))
+        claim_bytes, _ = upload(Tracked(claim_photo.pixels().copy()), params)
+        drawn = {"long_side": params.long_side, "quality": params.quality}
+    else:
+        raise ValueError(f"unknown draw {draw!r}: expected one of {', '.join(DRAWS)}")
     claim = load_bytes(claim_bytes, source=claim_photo.key, role="claim", media_id="claim-1")
     reference = load_bytes(
         merchant_photo.path.read_bytes(),
@@ -109,7 +149,7 @@ def check_pair(claim_photo: Photo, merchant_photo: Photo, index: int, seed: int)
         "label": claim_photo.label,
         "claim_photo": claim_photo.key,
         "merchant_photo": merchant_photo.key,
-        "upload": {"long_side": params.long_side, "quality": params.quality},
+        "upload": {"draw": draw, **drawn},
         "verdict": verdict["verdict"],
         "action": verdict["recommended_action"],
         "flagged": verdict["verdict"] == "likely_manipulated",
@@ -119,7 +159,7 @@ def check_pair(claim_photo: Photo, merchant_photo: Photo, index: int, seed: int)
     }
 
 
-def _work(item: tuple[Photo, Photo, int, int]) -> dict[str, Any]:
+def _work(item: tuple[Photo, Photo, int, int, str]) -> dict[str, Any]:
     return check_pair(*item)
 
 
@@ -134,10 +174,11 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
         "## Honest look-alikes: printed packaging against the merchant's own shop photo",
         "",
         f"Run {meta['date']} · seed {meta['seed']} · commit `{meta['commit']}` · {n} pairs "
-        f"({meta['per_class']} per packaged class) · reference_match {meta['version']}.",
+        f"({meta['per_class']} per packaged class) · claims {_DRAWN[meta.get('draw', 'upload')]}"
+        f" · reference_match {meta['version']}.",
         f"Command: `{meta['command']}`",
         "",
-        "A buyer's photo of a packaged product (through the upload chain) against another shop "
+        "A buyer's photo of a packaged product against another shop "
         "photo of the same product taken as the merchant's packing photo: no pixel is shared, "
         "the printed artwork is. See `benchmarks/lookalike.py` for the set's quirk (some pairs "
         "were taken moments apart in front of one shelf).",
@@ -161,6 +202,12 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
     return "\n".join(lines)
 
 
+_DRAWN = {
+    "upload": "through the upload chain",
+    "enlarged": "enlarged 1-3x and saved at JPEG 55-95",
+}
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -177,6 +224,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", help="raw per-pair results")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--per-class", type=_positive, default=12, help="pairs per packaged class")
+    parser.add_argument(
+        "--draw",
+        choices=DRAWS,
+        default="upload",
+        help="how claim photos reach the check: the upload chain (default) or enlarged 1-3x",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--no-doc", action="store_true", help="do not touch --out")
     return parser.parse_args(argv)
@@ -194,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         return 2
-    work = [(*pair, args.seed) for pair in draw_pairs(lib, args.seed, args.per_class)]
+    work = [(*pair, args.seed, args.draw) for pair in draw_pairs(lib, args.seed, args.per_class)]
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
             outcomes = list(pool.map(_work, work, chunksize=4))
@@ -205,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": args.seed,
         "commit": _commit(),
         "per_class": args.per_class,
+        "draw": args.draw,
         "version": ReferenceMatchAnalyzer.version,
         "command": "python -m benchmarks.lookalike "
         + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import get_args
 
+import numpy as np
 import pytest
 from benchmarks.lookalike import (
     MARK_END,
@@ -12,6 +13,7 @@ from benchmarks.lookalike import (
     PACKAGED,
     check_pair,
     draw_pairs,
+    enlarge,
     main,
     render_section,
 )
@@ -50,6 +52,22 @@ def test_a_pair_is_uploaded_and_checked_against_the_merchant_photo(shared_data: 
     assert outcome["flagged"] == (outcome["verdict"] == "likely_manipulated")
 
 
+def test_the_enlarged_draw_enlarges_and_saves_one_jpeg(shared_data: Path) -> None:
+    lib = open_library(shared_data)
+    claim, merchant, index = draw_pairs(lib, seed=1, per_class=1)[0]
+    data, drawn = enlarge(claim.pixels(), np.random.default_rng(5))
+    assert data[:3] == b"\xff\xd8\xff" and 55 <= drawn["quality"] <= 95
+    assert 1.0 <= drawn["enlarge"] <= 3.0
+    h, w = claim.pixels().shape[:2]
+    assert drawn["long_side"] == max(round(w * drawn["enlarge"]), round(h * drawn["enlarge"]))
+    again, _ = enlarge(claim.pixels(), np.random.default_rng(5))
+    assert again == data
+    outcome = check_pair(claim, merchant, index, seed=1, draw="enlarged")
+    assert outcome["upload"]["draw"] == "enlarged" and outcome["relation"] in RELATIONS
+    with pytest.raises(ValueError, match="unknown draw"):
+        check_pair(claim, merchant, index, seed=1, draw="sideways")
+
+
 def _outcome(i: int, flagged: bool, relation: str, located_by: str | None = None) -> dict:
     return {
         "claim_photo": f"grocery/natural/X/X_{i:03d}.jpg",
@@ -81,6 +99,9 @@ def test_the_report_counts_false_alarms_and_lists_each_flagged_pair() -> None:
     assert "same_product 8, no_match 1" in section.replace("partial_copy 1, ", "")
     assert "`grocery/natural/X/X_008.jpg` | `grocery/natural/X/X_108.jpg` | partial_copy" in section
     assert "X_001.jpg" not in section
+    assert "through the upload chain" in section
+    enlarged = render_section(outcomes, {**meta, "draw": "enlarged"})
+    assert "enlarged 1-3x and saved at JPEG 55-95" in enlarged
 
 
 def test_missing_data_or_no_pairs_is_one_line_and_exit_2(
