@@ -15,7 +15,7 @@ from vericlaim.analyzers.reference_match import (
     ReferenceMatchAnalyzer,
     ReferenceMatchConfig,
 )
-from vericlaim.evidence import load_bytes
+from vericlaim.evidence import Evidence, load_bytes
 
 
 def _check(claim: bytes, reference: bytes) -> Finding:
@@ -284,6 +284,82 @@ def test_another_photo_of_the_same_product_is_not_a_partial_copy() -> None:
     claim, _ = _pasted_into_a_scene(other, other_mask, at=(380, 300), scale=0.8)
     f = _check(encode(claim, quality=85), encode(listing_photo, quality=92))
     assert f.reason_code not in {f"reference_match.{d}" for d in DERIVED}
+
+
+def _studio_box(light: float = 0.0, tilt: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A studio photo of a printed box (a textured face on a plain background) and its
+    mask; ``light`` adds a lamp's gradient across the face, ``tilt`` turns it away (px)."""
+    photo = np.full((480, 640, 3), 250, np.uint8)
+    mask = np.zeros((480, 640), np.float32)
+    face = textured_image(240, 300, seed=51).astype(np.float32)
+    xx = np.arange(240, dtype=np.float32)[None, :, None]
+    face *= 1 + light * (xx / 240 - 0.5)
+    if tilt:
+        corners = np.float32([[0, 0], [240, 0], [240, 300], [0, 300]])
+        turned = np.float32([[0, 0], [240, tilt], [240, 300 - tilt], [0, 300]])
+        turn = cv2.getPerspectiveTransform(corners, turned)
+        face = cv2.warpPerspective(face, turn, (240, 300), borderMode=cv2.BORDER_REFLECT)
+    photo[90:390, 200:440] = np.clip(face, 0, 255).astype(np.uint8)
+    mask[90:390, 200:440] = 1.0
+    return photo, mask
+
+
+def test_a_printed_product_pasted_into_a_scene_is_placed_by_its_own_features() -> None:
+    # A textured product aligns by its features, but the whole frame does not agree (the
+    # studio background was not pasted): the product is placed where the features put it
+    # and verified on its own, before any template search.
+    listing_photo, mask = _studio_box()
+    rng = np.random.default_rng(3)
+
+    def claim_of(product: tuple[np.ndarray, np.ndarray]) -> tuple[Evidence, tuple]:
+        scene, box = _pasted_into_a_scene(*product, at=(150, 60), scale=1.4)
+        scene = np.clip(scene + rng.normal(0, 2.0, scene.shape), 0, 255).astype(np.uint8)
+        return load_bytes(encode(scene, quality=85), source="claim.jpg"), box
+
+    reference = load_bytes(
+        encode(listing_photo, quality=92), source="listing.jpg", role="listing", media_id="l.jpg"
+    )
+    claim, (x, y, w, h) = claim_of((listing_photo, mask))
+    context = ClaimContext((claim,), (reference,))
+    (f,) = ReferenceMatchAnalyzer().analyze(claim, context)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "feature_product"
+    placed = f.details["feature_product"]
+    assert placed["inliers"] >= 15 and placed["fit"] >= 0.9
+    (box,) = f.regions
+    inter_w = min(box.x + box.w, x + w) - max(box.x, x)
+    inter_h = min(box.y + box.h, y + h) - max(box.y, y)
+    assert inter_w * inter_h >= 0.8 * w * h and box.w * box.h <= 1.3 * w * h
+    whole_frame = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(product_search=False))
+    (plain,) = whole_frame.analyze(claim, context)
+    assert plain.details["relation"] == "same_product"
+    # The same print photographed turned away and under another lamp aligns too, but its
+    # pixels are not the listing photo's.
+    other, _ = claim_of(_studio_box(light=0.4, tilt=12))
+    (g,) = ReferenceMatchAnalyzer().analyze(other, ClaimContext((other,), (reference,)))
+    assert g.reason_code not in {f"reference_match.{d}" for d in DERIVED}
+
+
+def test_a_placement_in_perspective_is_not_a_similarity() -> None:
+    from vericlaim.analyzers.reference_match import similarity_departure
+
+    corners = np.array([[0, 0], [240, 0], [240, 300], [0, 300]], np.float64)
+    angle, k = np.deg2rad(7), 1.7
+    similar = np.array(
+        [
+            [k * np.cos(angle), -k * np.sin(angle), 40],
+            [k * np.sin(angle), k * np.cos(angle), 9],
+            [0, 0, 1],
+        ]
+    )
+    mirror = np.diag([-1.0, 1.0, 1.0])
+    assert similarity_departure(similar, corners) < 1e-6
+    assert similarity_departure(similar @ mirror, corners) < 1e-6
+    turned = cv2.getPerspectiveTransform(
+        corners.astype(np.float32),
+        np.float32([[250, 80], [590, 110], [570, 560], [230, 520]]),
+    )
+    assert similarity_departure(turned.astype(np.float64), corners) > 0.01
 
 
 def test_product_template_needs_a_plain_background() -> None:
