@@ -661,6 +661,35 @@ def test_a_studio_product_pasted_into_a_partly_plain_larger_scene_is_a_partial_c
     assert g.reason_code == "reference_match.verbatim_copy"
 
 
+def test_a_studio_product_pasted_onto_a_plain_sky_is_a_partial_copy() -> None:
+    # The studio background replaced by a plain blue sky: no structure tells the change,
+    # but the background's colour departs while the product keeps the reference's. A tint
+    # of the whole photo moves both alike and stays a global filter.
+    listing_photo, mask = _studio_box()
+    rng = np.random.default_rng(4)
+    alpha = cv2.GaussianBlur(mask, (0, 0), 1.0)[..., None]
+    sky = np.empty(listing_photo.shape, np.float32)
+    sky[:] = (120, 170, 230)
+    sky += rng.normal(0, 1.5, sky.shape)
+    pasted = np.clip(listing_photo * alpha + sky * (1 - alpha), 0, 255).astype(np.uint8)
+    reference = encode(listing_photo, quality=92)
+    f = _check(encode(pasted, quality=88), reference)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "background"
+    (box,) = f.regions
+    assert abs(box.x - 200) <= 6 and abs(box.y - 90) <= 6
+    assert abs(box.w - 240) <= 12 and abs(box.h - 300) <= 12
+    colour_blind = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(background_recolour=10.0))
+    c = load_bytes(encode(pasted, quality=88), source="claim.jpg")
+    r = load_bytes(reference, source="listing.jpg", role="listing", media_id="listing.jpg")
+    (g,) = colour_blind.analyze(c, ClaimContext((c,), (r,)))
+    assert g.details["relation"] != "partial_copy"
+    tint = np.array([0.7, 0.8, 0.95], np.float32)
+    tinted = np.clip(listing_photo * tint, 0, 255).astype(np.uint8)
+    h = _check(encode(tinted, quality=88), reference)
+    assert h.reason_code == "reference_match.global_filter"
+
+
 def test_a_carton_held_up_in_a_shop_is_not_a_pasted_product() -> None:
     """A buyer's photo of a carton whose printed front face fills most of the frame, where
     the studio photo shows it: the face aligns and agrees, the shelf behind departs from the

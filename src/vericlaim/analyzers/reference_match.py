@@ -202,6 +202,11 @@ class ReferenceMatchConfig(AnalyzerConfig):
     seamless clone, 0.49, falls below); with features detected on references enlarged 2x,
     20 pasted products measured 0.85-1.0 and a buyer's photo of a carton held up in a shop
     0.68."""
+    background_recolour: float = 0.25
+    """Departure of the claim's median colour from the studio background's (per-channel
+    ratio) from which a plain background counts as replaced, when the product's colours
+    stay within ``product_recolour``: a product pasted onto sky or a wall."""
+    product_recolour: float = 0.1
     background_texture: float = 6.0
     """Contrast (grey levels, 16 px blocks of the claim blurred by 2 px) above which a block
     of a studio reference's plain background shows another scene."""
@@ -969,7 +974,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.10.0"
+    version = "1.11.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -1107,6 +1112,12 @@ class ReferenceMatchAnalyzer(Analyzer):
             return None  # the product fills the frame: nothing to tell
         structured = spread > cfg.background_texture
         changed = float(structured[blocks].mean())
+        recoloured = self._background_recoloured(match, placed, background, h_cmp, (cw, ch))
+        if recoloured:
+            # A plain scene (sky, a wall) has no structure to tell, but its colour departs
+            # from the studio background's while the product keeps the reference's colours:
+            # no filter of the whole photo does that.
+            changed = max(changed, cfg.background_changed)
         if changed < cfg.background_changed_beyond:
             return None  # the studio background is there (an ordinary copy stops here)
         if changed < cfg.background_changed:
@@ -1160,6 +1171,42 @@ class ReferenceMatchAnalyzer(Analyzer):
             heatmap=placed.astype(np.float32),
             located=located,
             located_by="background",
+        )
+
+    def _background_recoloured(
+        self,
+        match: Match,
+        placed: np.ndarray,
+        background: np.ndarray,
+        h_cmp: np.ndarray,
+        size: tuple[int, int],
+    ) -> bool:
+        """Whether the claim shows the studio background in another colour while the
+        product keeps the reference's: per channel, the ratio of the claim's median to the
+        reference's over the background departs by ``background_recolour`` or more in some
+        channel, while over the product every ratio stays within ``product_recolour``. A
+        filter of the whole photo scales both alike (or, for a curve, leaves a white
+        background nearly white and moves the product)."""
+        cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
+        cw, ch = size
+        claim = cv2.resize(match.claim_frame.pixels, (cw, ch), interpolation=cv2.INTER_AREA)
+        warped = cv2.warpPerspective(
+            match.reference_frame.pixels, h_cmp, (cw, ch), flags=cv2.INTER_LINEAR
+        )
+        product = cv2.erode(placed.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        plain = background > 0
+        if product.sum() < 64 or plain.sum() < 256:
+            return False
+
+        def ratio(mask: np.ndarray) -> np.ndarray:
+            a = np.median(claim[mask].astype(np.float32), axis=0)
+            b = np.median(warped[mask].astype(np.float32), axis=0)
+            return (a + 8.0) / (b + 8.0)
+
+        background_ratio, product_ratio = ratio(plain), ratio(product)
+        return bool(
+            np.abs(background_ratio - 1.0).max() >= cfg.background_recolour
+            and np.abs(product_ratio - 1.0).max() <= cfg.product_recolour
         )
 
     def _product_search(
