@@ -85,7 +85,11 @@ def _analyzers() -> list[Any]:
     return _ANALYZERS
 
 
-DRAWS = ("upload", "enlarged")
+_DRAWN = {
+    "upload": "through the upload chain",
+    "enlarged": "enlarged 1-3x and saved at JPEG 55-95",
+}
+DRAWS = tuple(_DRAWN)
 """How a claim photo reaches the check: the core benchmark's upload chain, or enlarged 1-3x
 and saved once as a JPEG at quality 55-95."""
 
@@ -200,12 +204,6 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
         lines.append("")
     lines.append(MARK_END)
     return "\n".join(lines)
-
-
-_DRAWN = {
-    "upload": "through the upload chain",
-    "enlarged": "enlarged 1-3x and saved at JPEG 55-95",
-}
 
 
 def _positive(text: str) -> int:

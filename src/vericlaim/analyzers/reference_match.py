@@ -1112,12 +1112,13 @@ class ReferenceMatchAnalyzer(Analyzer):
             return None  # the product fills the frame: nothing to tell
         structured = spread > cfg.background_texture
         changed = float(structured[blocks].mean())
-        recoloured = self._background_recoloured(match, placed, background, h_cmp, (cw, ch))
-        if recoloured:
+        if changed < cfg.background_changed and self._background_recoloured(
+            match, placed, background, h_cmp, (cw, ch)
+        ):
             # A plain scene (sky, a wall) has no structure to tell, but its colour departs
             # from the studio background's while the product keeps the reference's colours:
             # no filter of the whole photo does that.
-            changed = max(changed, cfg.background_changed)
+            changed = cfg.background_changed
         if changed < cfg.background_changed_beyond:
             return None  # the studio background is there (an ordinary copy stops here)
         if changed < cfg.background_changed:
