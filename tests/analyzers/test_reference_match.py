@@ -968,3 +968,120 @@ def test_the_drift_between_two_photos_is_measured_and_undone() -> None:
     assert after < 0.5 * before and moved_valid[inner].all()
     # Too small a frame to measure: declined.
     assert measure_drift(gray[:40, :40], gray[:40, :40], valid[:40, :40], smoothing=1 / 16) is None
+
+
+def _braided_board(seed: int = 5) -> np.ndarray:
+    """A packing photo of repeated structure: three braided cords on a grained board. Each
+    braid repeat is the same motif with its own noise, as a real braid's twists are."""
+    rng = np.random.default_rng(seed)
+    height, width = 900, 1200
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    grain = 9 * np.sin(yy / 7.0 + 2 * np.sin(xx / 90.0)) + 12 * np.sin(xx / 200.0)
+    board = np.dstack([200 + grain, 160 + grain, 120 + grain])
+    motif = cv2.GaussianBlur(rng.uniform(0, 255, (24, 24, 3)).astype(np.float32), (0, 0), 1.2)
+    motif = (motif - motif.mean()) * 3.0 + 160
+    for row in (150, 450, 750):
+        for x in range(0, width - 24, 22):
+            y = row + round(float(rng.normal(0, 1.0)))
+            board[y : y + 24, x : x + 24] = motif * rng.uniform(0.9, 1.1) + rng.normal(
+                0, 5, (24, 24, 3)
+            )
+    return np.clip(board + rng.normal(0, 6, board.shape), 0, 255).astype(np.uint8)
+
+
+def test_repeated_structure_is_aligned_by_its_repeats_where_the_ratio_test_fails() -> None:
+    from vericlaim.analyzers._align import align, align_repeated, detect_features
+
+    board = _braided_board()
+    scene = cv2.GaussianBlur(textured_image(1400, 1050, seed=9), (0, 0), 2.0)
+    region = cv2.resize(
+        board[380:700, 300:760], None, fx=1.25, fy=1.25, interpolation=cv2.INTER_AREA
+    )
+    scene[500 : 500 + region.shape[0], 600 : 600 + region.shape[1]] = region
+    claim_gray = cv2.cvtColor(
+        cv2.imdecode(np.frombuffer(encode(scene, quality=85), np.uint8), 1), cv2.COLOR_BGR2GRAY
+    )
+    claim = detect_features(claim_gray, n_features=2000)
+    reference = detect_features(cv2.cvtColor(board, cv2.COLOR_RGB2GRAY), n_features=2000)
+    ratio = align(claim, reference, min_inliers=8)
+    repeated = align_repeated(claim, reference, min_inliers=8)
+    assert repeated is not None
+    assert repeated.inliers >= 2 * (ratio.inliers if ratio is not None else 4)
+    # It is the paste's own transform: reference (x, y) -> 1.25 (x - 300, y - 380) + (600, 500).
+    corners = np.array([[[320.0, 400.0]], [[740.0, 400.0]], [[320.0, 680.0]], [[740.0, 680.0]]])
+    placed = cv2.perspectiveTransform(corners, repeated.homography).reshape(-1, 2)
+    expected = 1.25 * (corners.reshape(-1, 2) - [300, 380]) + [600, 500]
+    assert np.abs(placed - expected).max() < 3.0
+    assert (
+        repeated.reference_inliers is not None
+        and len(repeated.reference_inliers) == repeated.inliers
+    )
+
+
+def test_repeated_alignment_declines_unrelated_photos() -> None:
+    from vericlaim.analyzers._align import align_repeated, detect_features
+
+    board = detect_features(cv2.cvtColor(_braided_board(), cv2.COLOR_RGB2GRAY), n_features=2000)
+    other = detect_features(cv2.cvtColor(textured_image(1200, 900, seed=31), cv2.COLOR_RGB2GRAY))
+    assert align_repeated(other, board, min_inliers=12) is None
+    empty = detect_features(np.zeros((16, 16), np.uint8))
+    assert align_repeated(empty, board) is None
+
+
+def test_a_copied_region_is_grown_over_its_plain_parts() -> None:
+    from vericlaim.analyzers._compare import grow_copied_region
+
+    rng = np.random.default_rng(4)
+    reference = np.zeros((300, 400, 3), np.uint8)
+    reference[:] = (180, 150, 110)  # a plain board
+    reference = np.clip(reference + rng.normal(0, 2, reference.shape), 0, 255).astype(np.uint8)
+    reference[40:100] = textured_image(400, 60, seed=6)  # a textured strip along its top
+    claim = textured_image(400, 300, seed=7)  # another scene around the paste
+    claim[20:260, 60:340] = reference[20:260, 60:340]
+    claim = np.clip(claim.astype(np.float32) * 0.9 + 8, 0, 255).astype(np.uint8)  # one filter
+    valid = np.ones(claim.shape[:2], bool)
+    seed = np.zeros(claim.shape[:2], bool)
+    seed[40:100, 80:320] = True  # where the detail was verified
+    grown = grow_copied_region(claim, reference, valid, seed)
+    pasted = np.zeros_like(seed)
+    pasted[20:260, 60:340] = True
+    assert (grown & pasted).sum() >= 0.9 * pasted.sum()
+    assert (grown & ~pasted).sum() <= 0.05 * pasted.sum()
+    # Nothing to grow from: the seed comes back as it was.
+    none = np.zeros_like(seed)
+    assert not grow_copied_region(claim, reference, valid, none).any()
+
+
+def test_a_region_of_a_packing_photo_is_boxed_whole_plain_parts_included(
+    shared_data: Path,
+) -> None:
+    # Cords on a wooden board, cut from the merchant's packing photo, enlarged and pasted
+    # onto paving: the verified detail is the cords, the box covers the board too.
+    def rgb(path: Path) -> np.ndarray:
+        return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+    packing = rgb(shared_data / "noso" / "NoSo_dataset" / "04.png")
+    scene = rgb(shared_data / "noso" / "dataset" / "04_paving.jpg")
+    scene = cv2.resize(scene, (1440, 1440), interpolation=cv2.INTER_AREA)
+    region = cv2.resize(
+        packing[243:455, 536:896], None, fx=1.3, fy=1.3, interpolation=cv2.INTER_AREA
+    )
+    h, w = region.shape[:2]
+    scene[300 : 300 + h, 420 : 420 + w] = region
+    claim = load_bytes(encode(scene, quality=60), source="claim.jpg")
+    reference = load_bytes(
+        encode(packing, quality=92), source="packing.jpg", role="packing", media_id="packing.jpg"
+    )
+    context = ClaimContext((claim,), (reference,))
+
+    def covered(config: ReferenceMatchConfig) -> float:
+        (f,) = ReferenceMatchAnalyzer(config).analyze(claim, context)
+        assert f.reason_code == "reference_match.partial_copy"
+        (box,) = f.regions
+        assert box.w * box.h <= 1.5 * w * h
+        inter_w = min(box.x + box.w, 420 + w) - max(box.x, 420)
+        inter_h = min(box.y + box.h, 300 + h) - max(box.y, 300)
+        return max(0, inter_w) * max(0, inter_h) / (w * h)
+
+    assert covered(ReferenceMatchConfig(region_look_hint_inliers=0)) >= 0.85
+    assert covered(ReferenceMatchConfig(region_look_hint_inliers=0, region_grow=False)) < 0.5

@@ -17,6 +17,7 @@ __all__ = [
     "Alignment",
     "Features",
     "align",
+    "align_repeated",
     "detect_features",
     "ecc_refine",
     "residual_shift",
@@ -198,6 +199,78 @@ def align(
         matches=len(claim_pts),
         inlier_ratio=n_in / max(len(claim_pts), 1),
         spread=_spread(claim_pts[inlier_mask], claim.shape),
+        mirrored=mirrored_width is not None,
+        reference_inliers=ref_inliers,
+    )
+
+
+def align_repeated(
+    claim: Features,
+    reference: Features,
+    *,
+    nearest: int = 3,
+    max_distance: int = 64,
+    threshold: float = 3.0,
+    min_inliers: int = 12,
+    mirrored_width: int | None = None,
+) -> Alignment | None:
+    """A similarity (scale, rotation, translation) mapping ``reference`` onto ``claim``,
+    for photos of repeated structure: a braid, a weave, tiles, a row of printed logos.
+
+    There the ratio test fails the true match, whose repeat a few pixels along is nearly as
+    close; so every claim feature keeps its ``nearest`` reference features (Hamming
+    distance at most ``max_distance``) and a RANSAC fit of a similarity, which only the
+    consistent ones can join, picks among them. A similarity, not a homography: a region
+    lifted from a photo is resized, turned or mirrored, not re-projected, and its two-point
+    samples keep RANSAC fast among the many wrong candidates. Inliers are counted once per
+    claim feature. ``None`` below ``min_inliers`` or for an implausible transform.
+    """
+    if claim.count < 2 or reference.count < 2:
+        return None
+    assert claim.descriptors is not None and reference.descriptors is not None
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    q_idx, t_idx = [], []
+    for candidates in matcher.knnMatch(claim.descriptors, reference.descriptors, k=nearest):
+        for m in candidates:
+            if m.distance <= max_distance:
+                q_idx.append(m.queryIdx)
+                t_idx.append(m.trainIdx)
+    if len(q_idx) < 8:
+        return None
+    claim_pts, ref_pts = claim.points[q_idx], reference.points[t_idx]
+    model, mask = cv2.estimateAffinePartial2D(
+        ref_pts,
+        claim_pts,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=threshold,
+        maxIters=5000,
+        confidence=0.999,
+    )
+    if model is None or mask is None:
+        return None
+    h = np.vstack([model, [0.0, 0.0, 1.0]])
+    if not _plausible(h):
+        return None
+    inlier_mask = mask.ravel().astype(bool)
+    # One claim feature may join with two neighbouring repeats: it counts once.
+    queries = np.asarray(q_idx)[inlier_mask]
+    _, first = np.unique(queries, return_index=True)
+    keep = np.flatnonzero(inlier_mask)[first]
+    n_in = len(keep)
+    if n_in < min_inliers:
+        return None
+    ref_inliers = ref_pts[keep].astype(np.float32)
+    if mirrored_width is not None:
+        w = mirrored_width
+        flip = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        h = h @ flip
+        ref_inliers[:, 0] = (w - 1) - ref_inliers[:, 0]
+    return Alignment(
+        homography=h,
+        inliers=n_in,
+        matches=len(np.unique(q_idx)),
+        inlier_ratio=n_in / max(len(np.unique(q_idx)), 1),
+        spread=_spread(claim_pts[keep], claim.shape),
         mirrored=mirrored_width is not None,
         reference_inliers=ref_inliers,
     )

@@ -20,6 +20,7 @@ __all__ = [
     "Comparison",
     "block_contrast",
     "compare",
+    "grow_copied_region",
     "region_consistency",
     "remove_moire",
     "warp_reference",
@@ -467,3 +468,69 @@ def remove_moire(
         for c in range(claim.shape[2])
     ]
     return np.clip(np.stack(channels, axis=-1), 0, 255).astype(np.uint8)
+
+
+def grow_copied_region(
+    claim: np.ndarray,
+    warped: np.ndarray,
+    valid: np.ndarray,
+    seed: np.ndarray,
+    *,
+    block: int = 8,
+    plain: float = 2.5,
+    min_ncc: float = 0.6,
+) -> np.ndarray:
+    """The whole of a copied region, grown from the part of it already verified.
+
+    A region lifted from a photo is verified where it holds detail, yet it often reaches
+    over plain parts (a wooden board, a wall, sky) that hold none. ``claim`` and the aligned
+    reference ``warped`` (H x W x 3 uint8, one size) are compared block by block
+    (``block`` pixels) over ``valid``: a block agrees when its colour is what the tone map of
+    the ``seed`` (bool, the verified region) predicts, within the spread the seed itself
+    shows, and its structure agrees too (both plain, under ``plain`` grey levels of
+    contrast, or correlated at ``min_ncc`` or more with a similar contrast). Returns the
+    seed joined with every group of agreeing blocks that touches it (bool, H x W).
+    """
+    h, w = claim.shape[:2]
+    bh, bw = h // block, w // block
+    if bh < 2 or bw < 2:
+        return seed
+
+    def means(x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x[: bh * block, : bw * block])
+        return cv2.resize(x, (bw, bh), interpolation=cv2.INTER_AREA)
+
+    c = claim.astype(np.float32)
+    r = warped.astype(np.float32)
+    mc, mr = means(c).reshape(bh, bw, 3), means(r).reshape(bh, bw, 3)
+    lc, lr = _luma(c), _luma(r)
+    ml, mrl = means(lc), means(lr)
+    sc = np.sqrt(np.maximum(means(lc * lc) - ml * ml, 0.0))
+    sr = np.sqrt(np.maximum(means(lr * lr) - mrl * mrl, 0.0))
+    ncc = (means(lc * lr) - ml * mrl) / np.maximum(sc * sr, 1e-6)
+    inside = means(valid.astype(np.float32)) > 0.99
+    seeded = (means(seed.astype(np.float32)) > 0.5) & inside
+    if int(seeded.sum()) < 4:
+        return seed
+    # One tone map per channel (gain and offset) fitted on the verified blocks; the colour
+    # tolerance is what those blocks themselves leave unexplained.
+    residual = np.zeros((bh, bw), np.float32)
+    spread = []
+    for ch in range(3):
+        x, y = mr[..., ch][seeded], mc[..., ch][seeded]
+        design = np.stack([x, np.ones_like(x)], axis=1)
+        (gain, offset), *_ = np.linalg.lstsq(design, y, rcond=None)
+        off = np.abs(mc[..., ch] - (gain * mr[..., ch] + offset))
+        residual = np.maximum(residual, off)
+        spread.append(float(np.percentile(off[seeded], 90)))
+    tolerance = max(4.0, 1.5 * max(spread))
+    both_plain = np.maximum(sc, sr) < plain
+    ratio = np.minimum(sc, sr) / np.maximum(np.maximum(sc, sr), 1e-6)
+    alike = both_plain | ((ncc >= min_ncc) & (ratio > 0.5))
+    agree = (inside & (residual <= tolerance) & alike) | seeded
+    _, labels = cv2.connectedComponents(agree.astype(np.uint8), connectivity=4)
+    touching = np.unique(labels[seeded])
+    grown_blocks = np.isin(labels, touching[touching > 0])
+    grown = np.zeros((h, w), bool)
+    grown[: bh * block, : bw * block] = np.kron(grown_blocks, np.ones((block, block), bool))
+    return grown | seed

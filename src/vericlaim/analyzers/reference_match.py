@@ -21,6 +21,7 @@ from vericlaim.analyzers._align import (
     Alignment,
     Features,
     align,
+    align_repeated,
     detect_features,
     ecc_refine,
     refine,
@@ -32,6 +33,7 @@ from vericlaim.analyzers._compare import (
     Comparison,
     block_contrast,
     compare,
+    grow_copied_region,
     region_consistency,
     remove_moire,
     warp_reference,
@@ -170,6 +172,12 @@ class ReferenceMatchConfig(AnalyzerConfig):
     region_look_mirrored: bool = False
     """Also look for mirrored regions: doubles the look's matching cost (two 2,000 x 2,000
     descriptor matchings per pair) for 1 more partial copy of 400 on the benchmark."""
+    region_grow: bool = True
+    """A verified scene region is grown over neighbouring blocks that still show the
+    reference's pixels (:func:`grow_copied_region`): its box covers the plain parts too."""
+    region_look_repeated: bool = True
+    """In the look, also align by a similarity from each feature's three nearest matches
+    (:func:`align_repeated`), for regions of repeated structure the ratio test gives up."""
     region_look_pairs: int = 2
     """At most this many (claim frame, scene reference frame) pairs, most alike in colour
     first, get the closer look."""
@@ -848,6 +856,13 @@ def match_product(
             heat_size,
             flags=cv2.INTER_LINEAR,
         )
+        if cfg.region_grow:
+            # The verified blocks are where the region holds detail; it goes on over plain
+            # parts (a board, a wall) wherever the claim still shows the reference's pixels.
+            claim_small = cv2.resize(claim_px, heat_size, interpolation=cv2.INTER_AREA)
+            warped_small, covered = warp_reference(ref_px, _scale(hs) @ h_frame, heat_size)
+            grown = grow_copied_region(claim_small, warped_small, covered, heat > 0.5)
+            heat = np.maximum(heat, grown.astype(np.float32))
     ys, xs = np.nonzero(heat > 0.5)
     if len(xs) == 0:
         return None
@@ -974,7 +989,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.11.0"
+    version = "1.12.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -1055,14 +1070,24 @@ class ReferenceMatchAnalyzer(Analyzer):
             claim_feats, fc = _cached_features(media, ci, False, area, count)
             for mirrored in (False, True) if cfg.region_look_mirrored else (False,):
                 ref_feats, fr = _cached_features(reference, ri, mirrored, area, count)
+                width = ref_feats.shape[1] if mirrored else None
                 alignment = align(
-                    claim_feats,
-                    ref_feats,
-                    min_inliers=cfg.region_min_inliers,
-                    mirrored_width=ref_feats.shape[1] if mirrored else None,
+                    claim_feats, ref_feats, min_inliers=cfg.region_min_inliers, mirrored_width=width
                 )
                 if alignment is not None:
                     regions.append((ci, reference, ri, alignment, fc, fr))
+                if cfg.region_look_repeated:
+                    # Repeated structure (a braid, a weave) defeats the ratio test: its
+                    # candidates are judged by a similarity's consistency instead. Both
+                    # alignments go to the region check, which verifies each on its pixels.
+                    repeated = align_repeated(
+                        claim_feats,
+                        ref_feats,
+                        min_inliers=cfg.region_min_inliers,
+                        mirrored_width=width,
+                    )
+                    if repeated is not None:
+                        regions.append((ci, reference, ri, repeated, fc, fr))
 
     def _template(self, evidence: Evidence, frame: Frame) -> ProductTemplate | None:
         """The product of a studio photo (one of ``evidence``'s frames), cached."""
