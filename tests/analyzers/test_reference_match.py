@@ -1085,3 +1085,53 @@ def test_a_region_of_a_packing_photo_is_boxed_whole_plain_parts_included(
 
     assert covered(ReferenceMatchConfig(region_look_hint_inliers=0)) >= 0.85
     assert covered(ReferenceMatchConfig(region_look_hint_inliers=0, region_grow=False)) < 0.5
+
+
+def test_a_copy_inside_a_screenshot_is_boxed_where_it_lies(listing: np.ndarray) -> None:
+    # The listing photo, untouched, shown in a chat app: flat chrome above and below.
+    screen = np.full((1600, 900, 3), 242, np.uint8)
+    screen[:120] = (40, 120, 90)
+    screen[1480:] = (250, 250, 250)
+    photo = cv2.resize(listing, (800, 600), interpolation=cv2.INTER_AREA)
+    screen[500:1100, 50:850] = photo
+    f = _check(encode(screen, quality=88), encode(listing, quality=95))
+    assert f.reason_code in ("reference_match.verbatim_copy", "reference_match.global_filter")
+    (box,) = f.regions
+    assert box.label == "copied"
+    assert abs(box.x - 50) <= 4 and abs(box.y - 500) <= 4
+    assert abs(box.w - 800) <= 8 and abs(box.h - 600) <= 8
+    assert f.details["copied_frame_share"] == pytest.approx(800 * 600 / (900 * 1600), abs=0.01)
+    # A copy that fills the frame needs no box: the whole photo is the copy.
+    whole = _check(encode(listing, quality=88), encode(listing, quality=95))
+    assert whole.reason_code == "reference_match.verbatim_copy"
+    assert whole.regions == () and "copied_frame_share" not in whole.details
+
+
+def test_the_repeated_structure_alignment_is_an_option_of_the_region_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vericlaim.analyzers import reference_match as rm
+
+    board = _braided_board()
+    scene = cv2.GaussianBlur(textured_image(1400, 1050, seed=9), (0, 0), 2.0)
+    region = cv2.resize(board[380:700, 300:760], None, fx=1.25, fy=1.25)
+    scene[500 : 500 + region.shape[0], 600 : 600 + region.shape[1]] = region
+    claim = load_bytes(encode(scene, quality=85), source="claim.jpg")
+    reference = load_bytes(
+        encode(board, quality=92), source="packing.jpg", role="packing", media_id="packing.jpg"
+    )
+    context = ClaimContext((claim,), (reference,))
+    found: list[int] = []
+    original = rm.align_repeated
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        alignment = original(*args, **kwargs)
+        found.append(0 if alignment is None else alignment.inliers)
+        return alignment
+
+    monkeypatch.setattr(rm, "align_repeated", spy)
+    ReferenceMatchAnalyzer(ReferenceMatchConfig(region_look_hint_inliers=0)).analyze(claim, context)
+    assert found == []  # off by default
+    on = ReferenceMatchConfig(region_look_hint_inliers=0, region_look_repeated=True)
+    ReferenceMatchAnalyzer(on).analyze(claim, context)
+    assert found and max(found) >= 20
