@@ -1135,3 +1135,36 @@ def test_the_repeated_structure_alignment_is_an_option_of_the_region_look(
     on = ReferenceMatchConfig(region_look_hint_inliers=0, region_look_repeated=True)
     ReferenceMatchAnalyzer(on).analyze(claim, context)
     assert found and max(found) >= 20
+
+
+def test_a_pasted_region_found_across_the_frame_is_boxed_with_its_plain_part(
+    listing: np.ndarray,
+) -> None:
+    # The merchant's photo has a plain lower part (a tabletop); the region cut from it
+    # takes both. The whole-frame comparison finds the detailed part as a partial copy; the
+    # box covers the plain part too, and not the scene around it.
+    merchant = listing.copy()
+    rng = np.random.default_rng(12)
+    plain = np.clip(rng.normal(0, 2.5, (200, 800, 3)) + (170, 140, 100), 0, 255)
+    merchant[400:600] = plain.astype(np.uint8)
+    scene = textured_image(900, 700, seed=21)
+    scene[150:550, 250:670] = merchant[200:600, 180:600]
+    claim, reference = encode(scene, quality=85), encode(merchant, quality=95)
+    c = load_bytes(claim, source="claim.jpg")
+    r = load_bytes(reference, source="listing.jpg", role="listing", media_id="listing.jpg")
+    context = ClaimContext((c,), (r,))
+
+    def box_of(config: ReferenceMatchConfig) -> tuple[float, float]:
+        (f,) = ReferenceMatchAnalyzer(config).analyze(c, context)
+        assert f.reason_code == "reference_match.partial_copy"
+        assert "located_by" not in f.details  # the whole-frame comparison found it
+        (box,) = f.regions
+        inter_w = min(box.x + box.w, 670) - max(box.x, 250)
+        inter_h = min(box.y + box.h, 550) - max(box.y, 150)
+        covered = max(0, inter_w) * max(0, inter_h) / (420 * 400)
+        return covered, box.w * box.h / (420 * 400)
+
+    covered, size = box_of(ReferenceMatchConfig())
+    assert covered >= 0.9 and size <= 1.2
+    bare, _ = box_of(ReferenceMatchConfig(region_grow=False))
+    assert bare < 0.75

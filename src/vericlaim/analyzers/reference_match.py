@@ -483,6 +483,15 @@ def match_frames(
         ):
             box = component.box.scaled(to_full)
             heat = component.mask_like(comparison.zmap.shape)
+            if cfg.region_grow:
+                # As for a region the region check verified: the copy goes on over plain
+                # parts wherever the claim still shows the reference's pixels.
+                grown = grow_copied_region(claim_cmp, warped, valid, heat > 0.5)
+                ys, xs = np.nonzero(grown)
+                box = Box(
+                    int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1
+                ).scaled(to_full)
+                heat = np.maximum(heat, grown.astype(np.float32))
             return found("partial_copy", (box,), heat)
         if misregistration < cfg.vouch_misregistration:
             # Not a copy by the tests above, yet too exact to vouch for as an independent
@@ -1022,7 +1031,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.12.0"
+    version = "1.12.1"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
