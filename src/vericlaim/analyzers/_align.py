@@ -185,8 +185,27 @@ def align(
     n_in = int(inlier_mask.sum())
     if n_in < min_inliers:
         return None
-    h = h / h[2, 2]
-    ref_inliers = ref_pts[inlier_mask].astype(np.float32)
+    return _alignment(
+        h / h[2, 2],
+        claim_pts[inlier_mask],
+        ref_pts[inlier_mask],
+        len(claim_pts),
+        claim.shape,
+        mirrored_width,
+    )
+
+
+def _alignment(
+    h: np.ndarray,
+    claim_inliers: np.ndarray,
+    ref_inliers: np.ndarray,
+    matches: int,
+    claim_shape: tuple[int, int],
+    mirrored_width: int | None,
+) -> Alignment:
+    """The :class:`Alignment` of a fitted transform ``h`` and its inlier points, the flip
+    folded in when the reference's features were found on its mirror image."""
+    ref_inliers = ref_inliers.astype(np.float32)
     if mirrored_width is not None:
         # The mirror's x' = (w - 1) - x: fold the flip into the transform.
         w = mirrored_width
@@ -195,10 +214,10 @@ def align(
         ref_inliers[:, 0] = (w - 1) - ref_inliers[:, 0]
     return Alignment(
         homography=h,
-        inliers=n_in,
-        matches=len(claim_pts),
-        inlier_ratio=n_in / max(len(claim_pts), 1),
-        spread=_spread(claim_pts[inlier_mask], claim.shape),
+        inliers=len(claim_inliers),
+        matches=matches,
+        inlier_ratio=len(claim_inliers) / max(matches, 1),
+        spread=_spread(claim_inliers, claim_shape),
         mirrored=mirrored_width is not None,
         reference_inliers=ref_inliers,
     )
@@ -256,24 +275,10 @@ def align_repeated(
     queries = np.asarray(q_idx)[inlier_mask]
     _, first = np.unique(queries, return_index=True)
     keep = np.flatnonzero(inlier_mask)[first]
-    n_in = len(keep)
-    if n_in < min_inliers:
+    if len(keep) < min_inliers:
         return None
-    ref_inliers = ref_pts[keep].astype(np.float32)
-    if mirrored_width is not None:
-        w = mirrored_width
-        flip = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-        h = h @ flip
-        ref_inliers[:, 0] = (w - 1) - ref_inliers[:, 0]
-    return Alignment(
-        homography=h,
-        inliers=n_in,
-        matches=len(np.unique(q_idx)),
-        inlier_ratio=n_in / max(len(np.unique(q_idx)), 1),
-        spread=_spread(claim_pts[keep], claim.shape),
-        mirrored=mirrored_width is not None,
-        reference_inliers=ref_inliers,
-    )
+    queried = len(np.unique(q_idx))  # claim features with a candidate
+    return _alignment(h, claim_pts[keep], ref_pts[keep], queried, claim.shape, mirrored_width)
 
 
 def refine(
