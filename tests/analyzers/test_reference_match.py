@@ -1145,7 +1145,7 @@ def test_a_pasted_region_found_across_the_frame_is_boxed_with_its_plain_part(
     # box covers the plain part too, and not the scene around it.
     merchant = listing.copy()
     rng = np.random.default_rng(12)
-    plain = np.clip(rng.normal(0, 2.5, (200, 800, 3)) + (170, 140, 100), 0, 255)
+    plain = np.clip(rng.normal(0, 2.5, (200, 800, 3)) + np.array([170, 140, 100]), 0, 255)
     merchant[400:600] = plain.astype(np.uint8)
     scene = textured_image(900, 700, seed=21)
     scene[150:550, 250:670] = merchant[200:600, 180:600]
@@ -1168,3 +1168,26 @@ def test_a_pasted_region_found_across_the_frame_is_boxed_with_its_plain_part(
     assert covered >= 0.9 and size <= 1.2
     bare, _ = box_of(ReferenceMatchConfig(region_grow=False))
     assert bare < 0.75
+
+
+def test_a_redrawn_composite_of_a_studio_product_in_another_scene_is_a_partial_copy() -> None:
+    # The product cut from a studio photo and set into a scene, then the whole frame
+    # re-drawn by a generative editor: the drift is undone and the frame agrees as a
+    # re-drawn copy's does, yet the studio's plain background shows another scene. A
+    # re-drawing keeps the background; the product was pasted.
+    skin = textured_image(640, 480, seed=11)
+    mask = np.zeros((480, 640), np.uint8)
+    cv2.ellipse(mask, (320, 240), (290, 210), 0, 0, 360, 1, -1)
+    studio = np.where(mask[..., None] > 0, skin, np.uint8(250)).astype(np.uint8)
+    composite = np.where(mask[..., None] > 0, studio, textured_image(640, 480, seed=12))
+    reference = encode(studio, quality=92)
+    f = _check(encode(_redrawn(composite.astype(np.uint8), 6.0, 1), quality=85), reference)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "background"
+    (r,) = f.regions
+    ys, xs = np.nonzero(mask)
+    assert r.x < xs.min() + 40 and r.x + r.w > xs.max() - 40
+    assert r.y < ys.min() + 40 and r.y + r.h > ys.max() - 40
+    # The studio photo re-drawn as it is keeps its background: still a re-drawn copy.
+    plain = _check(encode(_redrawn(studio, 6.0, 1), quality=85), reference)
+    assert plain.reason_code == "reference_match.regenerated_copy"

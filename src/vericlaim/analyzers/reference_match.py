@@ -1031,7 +1031,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.12.1"
+    version = "1.12.2"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -1080,7 +1080,7 @@ class ReferenceMatchAnalyzer(Analyzer):
             and seen.get("inliers", 0) >= cfg.region_look_hint_inliers
         ):
             self._region_look(media, pairs, regions)
-        if best.relation in ("verbatim_copy", "local_edit", "global_filter"):
+        if best.relation in ("verbatim_copy", "local_edit", "global_filter", "regenerated_copy"):
             pasted = self._background_replaced(best)
             if pasted is not None:
                 best = pasted
