@@ -228,25 +228,27 @@ def _block_mean(x: np.ndarray, bh: int, bw: int) -> np.ndarray:
     return cv2.resize(x, (bw, bh), interpolation=cv2.INTER_AREA)
 
 
-def block_contrast(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of each whole 16-pixel block of a float32 image."""
-    bh, bw = x.shape[0] // _BLOCK, x.shape[1] // _BLOCK
-    x = np.ascontiguousarray(x[: bh * _BLOCK, : bw * _BLOCK])
+def block_contrast(x: np.ndarray, block: int = _BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each whole ``block``-pixel block of a float32 image."""
+    bh, bw = x.shape[0] // block, x.shape[1] // block
+    x = np.ascontiguousarray(x[: bh * block, : bw * block])
     mean = _block_mean(x, bh, bw)
     return mean, np.sqrt(np.maximum(_block_mean(x * x, bh, bw) - mean * mean, 0.0))
 
 
-def _block_stats(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, ...]:
+def _block_stats(
+    a: np.ndarray, b: np.ndarray, valid: np.ndarray, block: int = _BLOCK
+) -> tuple[np.ndarray, ...]:
     """Per-block std of a and b, their correlation, and the valid share of each block."""
     h, w = a.shape
-    bh, bw = h // _BLOCK, w // _BLOCK
-    a = np.ascontiguousarray(a[: bh * _BLOCK, : bw * _BLOCK])
-    b = np.ascontiguousarray(b[: bh * _BLOCK, : bw * _BLOCK])
+    bh, bw = h // block, w // block
+    a = np.ascontiguousarray(a[: bh * block, : bw * block])
+    b = np.ascontiguousarray(b[: bh * block, : bw * block])
     v = _block_mean(
-        np.ascontiguousarray(valid[: bh * _BLOCK, : bw * _BLOCK], dtype=np.float32), bh, bw
+        np.ascontiguousarray(valid[: bh * block, : bw * block], dtype=np.float32), bh, bw
     )
-    ma, sa = block_contrast(a)
-    mb, sb = block_contrast(b)
+    ma, sa = block_contrast(a, block)
+    mb, sb = block_contrast(b, block)
     ncc = (_block_mean(a * b, bh, bw) - ma * mb) / np.maximum(sa * sb, 1e-6)
     return sa, sb, ncc, v
 
@@ -496,20 +498,13 @@ def grow_copied_region(
     if bh < 2 or bw < 2:
         return seed
 
-    def means(x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x[: bh * block, : bw * block])
-        return cv2.resize(x, (bw, bh), interpolation=cv2.INTER_AREA)
-
     c = claim.astype(np.float32)
     r = warped.astype(np.float32)
-    mc, mr = means(c).reshape(bh, bw, 3), means(r).reshape(bh, bw, 3)
-    lc, lr = _luma(c), _luma(r)
-    ml, mrl = means(lc), means(lr)
-    sc = np.sqrt(np.maximum(means(lc * lc) - ml * ml, 0.0))
-    sr = np.sqrt(np.maximum(means(lr * lr) - mrl * mrl, 0.0))
-    ncc = (means(lc * lr) - ml * mrl) / np.maximum(sc * sr, 1e-6)
-    inside = means(valid.astype(np.float32)) > 0.99
-    seeded = (means(seed.astype(np.float32)) > 0.5) & inside
+    mc = block_contrast(c, block)[0].reshape(bh, bw, 3)
+    mr = block_contrast(r, block)[0].reshape(bh, bw, 3)
+    sc, sr, ncc, share = _block_stats(_luma(c), _luma(r), valid, block)
+    inside = share > 0.99
+    seeded = (block_contrast(seed.astype(np.float32), block)[0] > 0.5) & inside
     if int(seeded.sum()) < 4:
         return seed
     # One tone map per channel (gain and offset) fitted on the verified blocks; the colour
