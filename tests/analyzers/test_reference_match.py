@@ -276,6 +276,33 @@ def test_a_seamlessly_cloned_product_is_a_partial_copy() -> None:
     assert f.details["product_search"]["product_fine_agreement"] >= 0.35
 
 
+def test_a_clones_smooth_shading_moves_raw_gains_but_not_the_gains_of_detail() -> None:
+    # A plain skin (broad shading, faint speckle). A seamless clone adds a smooth membrane:
+    # the raw block gains scatter past the product test's bar, the gains of the detail do
+    # not. Light that differs across the product scales the detail: both scatter.
+    from vericlaim.analyzers._compare import region_consistency
+
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
+    speckle = cv2.GaussianBlur(rng.normal(0, 1, (256, 256)).astype(np.float32), (0, 0), 1.2)
+    reference = 120 + 60 * np.cos(xx / 70) * np.cos(yy / 55) + 3 * speckle / speckle.std()
+    membrane = -90 * np.exp(-((xx - 200) ** 2 + (yy - 60) ** 2) / (2 * 90**2)) + 0.25 * yy
+    cloned = reference + membrane
+    relit = reference * (0.4 + 1.2 * (xx / 256) * (yy / 256))
+
+    def rgb(x: np.ndarray) -> np.ndarray:
+        return np.repeat(np.clip(x, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+    blocks = np.ones((16, 16), bool)
+    bar = ReferenceMatchConfig().partial_gain_spread
+    clone = region_consistency(rgb(cloned), rgb(reference), blocks)
+    assert clone["gain_spread"] > bar and clone["detail_gain_spread"] < 0.05
+    light = region_consistency(rgb(relit), rgb(reference), blocks)
+    assert light["gain_spread"] > bar and light["detail_gain_spread"] > bar
+    same = region_consistency(rgb(reference), rgb(reference), blocks)
+    assert same["gain_spread"] == same["detail_gain_spread"] == 0.0
+
+
 def test_another_photo_of_the_same_product_is_not_a_partial_copy() -> None:
     # Same shape and colour, another skin and another lamp: the search may place it, but
     # its pixels were not copied, so it must not come out derived.

@@ -222,6 +222,11 @@ def _luma(img: np.ndarray) -> np.ndarray:
     return cv2.transform(img.astype(np.float32, copy=False), _LUMA)
 
 
+def _band(x: np.ndarray) -> np.ndarray:
+    """Structure: band-pass detail between about 1 and 4 pixels, the local mean removed."""
+    return cv2.GaussianBlur(x, (0, 0), 0.7) - cv2.blur(x, (13, 13))
+
+
 def _block_mean(x: np.ndarray, bh: int, bw: int) -> np.ndarray:
     # INTER_AREA with an integer factor is an exact block average, and far faster than
     # reshaping and reducing in numpy.
@@ -308,9 +313,7 @@ def compare(
     if sigma > 0:
         fitted = cv2.GaussianBlur(fitted, (0, 0), sigma)
 
-    # Structure: band-pass (detail between about 1 and 4 pixels removed of the local mean).
-    def band(x: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(x, (0, 0), 0.7) - cv2.blur(x, (13, 13))
+    band = _band
 
     def fine_detail(x: np.ndarray) -> np.ndarray:
         return x - cv2.GaussianBlur(x, (0, 0), 1.5)
@@ -386,8 +389,12 @@ def region_consistency(
     recompression, a filter) everywhere, so one monotone map relates its block means and
     one gain relates its block contrasts. An independent photo of the same printed face
     was lit differently across the face: its block means scatter about any single map and
-    its gains vary. Returns the R^2 of a quadratic fit of block means (``mean_r2``) and the
-    robust spread of block gains (``gain_spread``, median absolute deviation / median).
+    its gains vary. Returns the R^2 of a quadratic fit of block means (``mean_r2``), the
+    robust spread of block gains (``gain_spread``, median absolute deviation / median) and
+    the same spread measured on the blocks' detail (``detail_gain_spread``: band-pass, the
+    local mean removed). A smooth field added to the pixels, such as the membrane of a
+    seamless (Poisson) clone, shifts the raw gains of plain blocks but leaves their detail
+    as it was; light that differs across a face scales the detail too.
     """
     lc = _luma(claim.astype(np.float32))
     lr = _luma(warped.astype(np.float32))
@@ -399,19 +406,31 @@ def region_consistency(
     cov = _block_mean(lc * lr, bh, bw) - mc * mr
     x, y = mr[blocks].astype(np.float64), mc[blocks].astype(np.float64)
     if len(x) < 6 or np.ptp(x) < 1e-3:
-        return {"mean_r2": 0.0, "gain_spread": 1.0}
+        return {"mean_r2": 0.0, "gain_spread": 1.0, "detail_gain_spread": 1.0}
     design = np.stack([np.ones_like(x), x, x * x], axis=1)
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     resid = y - design @ coef
     r2 = 1.0 - float(resid.var() / max(y.var(), 1e-9))
-    textured = blocks & (vr > 9.0)
-    gains = (cov[textured] / np.maximum(vr[textured], 1e-6)).astype(np.float64)
-    if len(gains) >= 4 and abs(float(np.median(gains))) > 1e-6:
-        med = float(np.median(gains))
-        spread = float(np.median(np.abs(gains - med)) / abs(med))
-    else:
-        spread = 1.0
-    return {"mean_r2": round(r2, 4), "gain_spread": round(spread, 4)}
+    spread = _gain_spread(cov, vr, blocks & (vr > 9.0))
+    dc, dr = _band(lc), _band(lr)
+    mdc, mdr = _block_mean(dc, bh, bw), _block_mean(dr, bh, bw)
+    vdr = np.maximum(_block_mean(dr * dr, bh, bw) - mdr * mdr, 0.0)
+    detail = _gain_spread(_block_mean(dc * dr, bh, bw) - mdc * mdr, vdr, blocks & (vdr > 4.0))
+    return {
+        "mean_r2": round(r2, 4),
+        "gain_spread": round(spread, 4),
+        "detail_gain_spread": round(detail, 4),
+    }
+
+
+def _gain_spread(cov: np.ndarray, var: np.ndarray, blocks: np.ndarray) -> float:
+    """Robust spread (median absolute deviation / median) of the gains ``cov / var`` of
+    ``blocks``; 1.0 when fewer than 4 blocks say anything."""
+    gains = (cov[blocks] / np.maximum(var[blocks], 1e-6)).astype(np.float64)
+    if len(gains) < 4 or abs(float(np.median(gains))) <= 1e-6:
+        return 1.0
+    med = float(np.median(gains))
+    return float(np.median(np.abs(gains - med)) / abs(med))
 
 
 def remove_moire(

@@ -810,6 +810,7 @@ def match_product(
         "region_misregistration_px": round(misregistration, 3),
         "region_fine_correlation": round(fine_ncc, 3),
         "region_gain_spread": round(consistency["gain_spread"], 3),
+        "region_detail_gain_spread": round(consistency["detail_gain_spread"], 3),
     }
     # Fine detail (the finest band, where each camera leaves its own noise and blur) agreeing
     # over much of the product, with one contrast gain: its pixels are the reference's. An
@@ -817,10 +818,12 @@ def match_product(
     # 600 honest development claims (two seeds), 106 placements had at most 1 agreeing block
     # (a share of 0.14 at most; copies 0.36-1.0). The tone map is not required to be
     # global: a forger's seamless (Poisson) cloning shifts the pasted colours smoothly
-    # towards the scene's.
+    # towards the scene's. That shift also moves the raw contrast gains of a plain product's
+    # blocks (a fruit's skin), so a studio product's gains are measured on its detail, which
+    # the clone leaves as it was (1.13.0).
+    spread = consistency["detail_gain_spread" if studio else "gain_spread"]
     copied = (
-        comparison.fine_agreement >= cfg.partial_fine_frame
-        and consistency["gain_spread"] <= cfg.partial_gain_spread
+        comparison.fine_agreement >= cfg.partial_fine_frame and spread <= cfg.partial_gain_spread
     )
     if loose:
         # A loose fit (a seamlessly cloned product, or a chance placement on an honest photo)
@@ -1031,7 +1034,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.12.2"
+    version = "1.13.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
