@@ -1218,3 +1218,79 @@ def test_a_redrawn_composite_of_a_studio_product_in_another_scene_is_a_partial_c
     # The studio photo re-drawn as it is keeps its background: still a re-drawn copy.
     plain = _check(encode(_redrawn(studio, 6.0, 1), quality=85), reference)
     assert plain.reason_code == "reference_match.regenerated_copy"
+
+
+def _grocery(shared_data: Path, name: str) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(shared_data / "grocery" / name)), cv2.COLOR_BGR2RGB)
+
+
+def _enlarged(photo: np.ndarray, shrink: float, side: int = 633) -> np.ndarray:
+    """``photo`` shrunk and saved (a forwarded picture) and enlarged again for upload."""
+    small = cv2.resize(photo, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    saved = np.frombuffer(encode(small, quality=78), np.uint8)
+    small = cv2.cvtColor(cv2.imdecode(saved, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    f = side / max(small.shape[:2])
+    return cv2.resize(small, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+
+
+def _check_with(claim: np.ndarray, reference: np.ndarray, **config: object) -> Finding:
+    analyzer = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(**config))
+    c = load_bytes(encode(claim, quality=87), source="claim.jpg")
+    r = load_bytes(encode(reference, quality=92), source="listing.jpg", role="listing")
+    (finding,) = analyzer.analyze(c, ClaimContext((c,), (r,)))
+    return finding
+
+
+def test_a_pasted_product_in_an_enlarged_small_photo_is_compared_at_the_detail_it_kept(
+    shared_data: Path,
+) -> None:
+    # A studio apple pasted into a shop photo, the result shrunk to half and enlarged again:
+    # at the first comparison's resolution its finest band is blur, at half of it the
+    # apple's own speckles agree.
+    from vericlaim.analyzers._retrieve import product_mask, product_template
+
+    listing = _grocery(shared_data, "iconic/Royal-Gala.jpg")
+    template = product_template(listing)
+    assert template is not None
+    mask = product_mask(template, listing.shape).astype(np.float32)
+    x, y, w, h = template.box
+    patch = cv2.resize(
+        listing[y : y + h, x : x + w], None, fx=0.82, fy=0.82, interpolation=cv2.INTER_AREA
+    )
+    alpha = cv2.resize(mask[y : y + h, x : x + w], (patch.shape[1], patch.shape[0]))[..., None]
+    scene = _grocery(shared_data, "natural/Orange/Orange_003.jpg").astype(np.float32)
+    under = scene[40 : 40 + patch.shape[0], 60 : 60 + patch.shape[1]]
+    scene[40 : 40 + patch.shape[0], 60 : 60 + patch.shape[1]] = patch * alpha + under * (1 - alpha)
+    claim = _enlarged(np.clip(scene, 0, 255).astype(np.uint8), 0.5)
+
+    before = _check_with(claim, listing, product_soft_look=0.0)
+    assert before.details["relation"] not in DERIVED
+    f = _check_with(claim, listing)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["product_search"]["compared_softer"] is True
+    (box,) = f.regions
+    k = 633 / scene.shape[1]  # claim pixels per scene pixel
+    assert abs(box.x - 60 * k) < 0.1 * patch.shape[1] * k
+    assert abs(box.w - patch.shape[1] * k) < 0.2 * patch.shape[1] * k
+
+
+def test_the_softer_look_finds_no_copy_in_an_enlarged_honest_photo(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shop photo of the same pear, shrunk and enlarged the same way: the search places
+    # the studio pear on it, the second look at half the resolution runs, and nothing in it
+    # agrees.
+    import vericlaim.analyzers.reference_match as rm
+
+    sizes: list[int] = []
+    compare = rm.compare
+
+    def spy(claim: np.ndarray, *args: object, **kwargs: object) -> object:
+        sizes.append(claim.shape[0] * claim.shape[1])
+        return compare(claim, *args, **kwargs)
+
+    monkeypatch.setattr(rm, "compare", spy)
+    claim = _enlarged(_grocery(shared_data, "natural/Anjou/Anjou_004.jpg"), 0.5)
+    f = _check_with(claim, _grocery(shared_data, "iconic/Anjou.jpg"))
+    assert f.details["relation"] not in DERIVED
+    assert len(sizes) >= 2 and sizes[-1] < 0.3 * sizes[0]  # the half-resolution look ran

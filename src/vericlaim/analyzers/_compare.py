@@ -52,6 +52,10 @@ class Comparison:
     informative_blocks: int
     block_fine_ncc: np.ndarray
     _residual: Callable[[], tuple[np.ndarray, float]] = field(repr=False)
+    softness: float = 0.0
+    """The Gaussian blur (sigma, comparison pixels) that best matched the reference's
+    sharpness to the claim's: large when the claim holds less detail than this resolution
+    shows (a photo enlarged from a small one)."""
 
     @cached_property
     def _zmap_and_noise(self) -> tuple[np.ndarray, float]:
@@ -377,6 +381,7 @@ def compare(
         informative_blocks=n_inf,
         block_fine_ncc=fncc,
         _residual=residual,
+        softness=sigma,
     )
 
 
