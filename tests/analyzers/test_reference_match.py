@@ -1263,9 +1263,9 @@ def test_a_pasted_product_in_an_enlarged_small_photo_is_compared_at_the_detail_i
     scene[40 : 40 + patch.shape[0], 60 : 60 + patch.shape[1]] = patch * alpha + under * (1 - alpha)
     claim = _enlarged(np.clip(scene, 0, 255).astype(np.uint8), 0.5)
 
-    before = _check_with(claim, listing, product_soft_look=0.0)
+    before = _check_with(claim, listing, product_soft_look=0.0, product_exact_fit=1.01)
     assert before.details["relation"] not in DERIVED
-    f = _check_with(claim, listing)
+    f = _check_with(claim, listing, product_exact_fit=1.01)
     assert f.reason_code == "reference_match.partial_copy"
     assert f.details["product_search"]["compared_softer"] is True
     (box,) = f.regions
@@ -1294,3 +1294,95 @@ def test_the_softer_look_finds_no_copy_in_an_enlarged_honest_photo(
     f = _check_with(claim, _grocery(shared_data, "iconic/Anjou.jpg"))
     assert f.details["relation"] not in DERIVED
     assert len(sizes) >= 2 and sizes[-1] < 0.3 * sizes[0]  # the half-resolution look ran
+
+
+def _pasted_product(
+    shared_data: Path, product: str, scene: str, scale: float, at: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """A studio product cut along its outline, resized and pasted into a shop photo; the
+    listing photo and the pasted box (scene pixels)."""
+    from vericlaim.analyzers._retrieve import product_mask, product_template
+
+    listing = _grocery(shared_data, f"iconic/{product}.jpg")
+    template = product_template(listing)
+    assert template is not None
+    mask = product_mask(template, listing.shape).astype(np.float32)
+    x, y, w, h = template.box
+    patch = cv2.resize(
+        listing[y : y + h, x : x + w], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
+    )
+    ph, pw = patch.shape[:2]
+    alpha = cv2.resize(mask[y : y + h, x : x + w], (pw, ph))[..., None]
+    photo = _grocery(shared_data, scene).astype(np.float32)
+    ax, ay = at
+    photo[ay : ay + ph, ax : ax + pw] = patch * alpha + photo[ay : ay + ph, ax : ax + pw] * (
+        1 - alpha
+    )
+    return np.clip(photo, 0, 255).astype(np.uint8), listing, (ax, ay, pw, ph)
+
+
+def test_a_small_plain_product_pasted_as_it_was_is_judged_as_a_whole(shared_data: Path) -> None:
+    # A studio leek (thin, plain) pasted into a shop photo and enlarged: too few pixels and
+    # too little detail for the block tests, but it fits almost exactly and its finest band
+    # is the listing's.
+    scene, listing, (x, y, w, h) = _pasted_product(
+        shared_data, "Leek", "natural/Kaiser/Kaiser_027.jpg", 0.92, (100, 20)
+    )
+    claim = cv2.resize(scene, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+    before = _check_with(claim, listing, product_exact_fit=1.01)
+    assert before.details["relation"] not in DERIVED
+    f = _check_with(claim, listing)
+    assert f.reason_code == "reference_match.partial_copy"
+    search = f.details["product_search"]
+    assert search["fit"] >= 0.97 and search["product_fine_correlation"] >= 0.5
+    (box,) = f.regions
+    assert x * 1.5 - 8 <= box.x and box.x + box.w <= (x + w) * 1.5 + 8
+    assert y * 1.5 - 8 <= box.y and box.y + box.h <= (y + h) * 1.5 + 8
+
+
+@pytest.mark.parametrize("photo", ["Leek_002.jpg", "Leek_018.jpg"])
+def test_the_whole_product_test_does_not_vouch_for_another_photo(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch, photo: str
+) -> None:
+    # Shop photos of leeks, with the whole-product test opened to any placement: the search
+    # places the studio leek on them, the test runs, and their finest band does not agree.
+    import vericlaim.analyzers.reference_match as rm
+
+    seen: list[float] = []
+    measure = rm._product_correlation
+
+    def spy(*args: object) -> float:
+        seen.append(measure(*args))  # type: ignore[arg-type]
+        return seen[-1]
+
+    monkeypatch.setattr(rm, "_product_correlation", spy)
+    claim = _grocery(shared_data, f"natural/Leek/{photo}")
+    f = _check_with(claim, _grocery(shared_data, "iconic/Leek.jpg"), product_exact_fit=0.5)
+    assert f.details["relation"] not in DERIVED
+    assert seen and max(seen) < 0.3
+
+
+def test_the_whole_product_correlation_is_one_for_a_copy_and_near_zero_for_noise() -> None:
+    from vericlaim.analyzers._compare import compare
+
+    rng = np.random.default_rng(2)
+    base = textured_image(256, 256, seed=5)
+    noisy = np.clip(base + rng.normal(0, 2, base.shape), 0, 255).astype(np.uint8)
+    valid = np.ones((256, 256), bool)
+    same = compare(noisy, noisy, valid)
+    assert _correlation(noisy, noisy, same) > 0.99
+    other = np.clip(base + rng.normal(0, 2, base.shape), 0, 255).astype(np.uint8)
+    flat = np.full_like(base, 128)
+    assert _correlation(flat, flat, compare(flat, flat, valid)) == 0.0
+    # Two plain surfaces, each with its own sensor noise: their finest bands do not agree.
+    a = np.clip(128 + rng.normal(0, 4, base.shape), 0, 255).astype(np.uint8)
+    b = np.clip(128 + rng.normal(0, 4, base.shape), 0, 255).astype(np.uint8)
+    assert abs(_correlation(a, b, compare(a, b, valid))) < 0.1
+    # The same detailed photo with fresh noise still agrees.
+    assert _correlation(noisy, other, compare(noisy, other, valid)) > 0.5
+
+
+def _correlation(claim: np.ndarray, warped: np.ndarray, comparison: object) -> float:
+    from vericlaim.analyzers.reference_match import _product_correlation
+
+    return _product_correlation(claim, warped, comparison)  # type: ignore[arg-type]

@@ -238,6 +238,19 @@ class ReferenceMatchConfig(AnalyzerConfig):
     photo holds no detail at the finest band of the first comparison; at half of it, it does.
     On 1,200 honest claims (seeds 1 and 2) the second look found no block agreeing in fine
     detail on any placement; it found 3 more copies in 300 (seeds 1, 2 and 5)."""
+    product_exact_fit: float = 0.97
+    """A studio placement fitting at least this well (masked ECC) that fails the block tests,
+    because its product is too small or too plain to count agreeing blocks, is judged on the
+    whole product at once (``product_exact_correlation``; above 1: never). On 1,800 honest
+    claims (seeds 1, 2 and 5) no placement fitted 0.97; copies pasted as they were fit
+    0.975-0.998."""
+    product_exact_pixels: int = 1024
+    """The fewest compared product pixels for that whole-product test (the block tests need
+    4,096)."""
+    product_exact_correlation: float = 0.5
+    """The lowest correlation of the finest band over the whole product that marks it
+    copied. With the fit bar lowered to 0.85, 45 honest placements (seeds 1 and 2) reached
+    0.32 at most; the 9 copies it found on seeds 1, 2 and 5 reached 0.54-0.95."""
     product_firm_fit: float = 0.8
     """Below this fit, a placement counts as copied only when at least ``partial_fine`` of
     its blocks agree in fine detail (``partial_fine_frame`` above it). On 500 honest
@@ -713,6 +726,26 @@ def similarity_departure(homography: np.ndarray, corners: np.ndarray) -> float:
     return best
 
 
+def _product_correlation(claim: np.ndarray, warped: np.ndarray, comparison: Comparison) -> float:
+    """Correlation of the finest band (each camera's own noise and blur) of the claim and
+    the placed reference over the whole compared product, the reference first blurred as
+    much as the comparison found the claim softer: one figure for a product too small or
+    too plain to count agreeing blocks. 0 when either side has no such detail."""
+    mask = comparison.valid
+    if int(mask.sum()) < 64:
+        return 0.0
+    lc = cv2.cvtColor(claim, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lr = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if comparison.softness > 0:
+        lr = cv2.GaussianBlur(lr, (0, 0), comparison.softness).astype(np.float32)
+    a = (lc - cv2.GaussianBlur(lc, (0, 0), 1.5))[mask].astype(np.float64)
+    b = (lr - cv2.GaussianBlur(lr, (0, 0), 1.5))[mask].astype(np.float64)
+    a, b = a - a.mean(), b - b.mean()
+    if float(a.std()) < 1.0 or float(b.std()) < 1.0:
+        return 0.0
+    return float((a * b).sum() / np.sqrt(float((a * a).sum()) * float((b * b).sum())))
+
+
 def match_product(
     claim_frame: Frame,
     reference: Evidence,
@@ -761,7 +794,11 @@ def match_product(
     studio = located_by in ("product_search", "feature_product")
     loose = studio and float(located.get("fit", 1.0)) < cfg.product_firm_fit
 
-    def judge(g: float, start: np.ndarray) -> tuple | None:
+    # A placement fitting almost exactly (a product pasted as it was) may be too small or
+    # too plain for the block tests: it is judged on the whole product at once instead.
+    exact = studio and float(located.get("fit", 0.0)) >= cfg.product_exact_fit
+
+    def judge(g: float, start: np.ndarray, least: int = 64 * 16 * 16 // 4) -> tuple | None:
         """Compare at scale ``g`` of the claim, from the placement ``start`` (reference
         frame -> claim frame pixels), refined by phase correlation."""
         claim_cmp = shrink(crop, g) if g < 1.0 else crop
@@ -778,7 +815,7 @@ def match_product(
             return warped, valid & (inside > 0)
 
         warped, valid = warp(h_cmp)
-        if valid.sum() < 64 * 16 * 16 // 4:
+        if valid.sum() < least:
             return None
         comparison = compare(claim_cmp, warped, valid)
         if loose and comparison.fine_agreement < 0.5 * cfg.partial_fine:
@@ -855,6 +892,8 @@ def match_product(
         return copied, measured
 
     judged = judge(g, homography)
+    if judged is None and exact:
+        judged = judge(g, homography, cfg.product_exact_pixels)
     if judged is None:
         return None
     copied, measured = verify(judged)
@@ -868,6 +907,12 @@ def match_product(
             if copied_again:
                 judged, copied = again, True
                 measured = {**measured_again, "compared_softer": True}
+    if not copied and exact:
+        # Too small or too plain to count agreeing blocks (a lemon's skin, a leek): the
+        # product's finest band as a whole, where a copy keeps the reference's noise.
+        correlation = _product_correlation(judged[2], judged[4], judged[5])
+        measured = {**measured, "product_fine_correlation": round(correlation, 3)}
+        copied = correlation >= cfg.product_exact_correlation
     to_cmp, h_cmp, claim_cmp, _, _, comparison = judged
     located = measured
     if not copied:
@@ -1061,7 +1106,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.13.1"
+    version = "1.13.2"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
