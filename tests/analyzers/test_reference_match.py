@@ -1349,13 +1349,13 @@ def test_the_whole_product_test_does_not_vouch_for_another_photo(
     import vericlaim.analyzers.reference_match as rm
 
     seen: list[float] = []
-    measure = rm._product_correlation
+    measure = rm.fine_correlation
 
     def spy(*args: object) -> float:
         seen.append(measure(*args))  # type: ignore[arg-type]
         return seen[-1]
 
-    monkeypatch.setattr(rm, "_product_correlation", spy)
+    monkeypatch.setattr(rm, "fine_correlation", spy)
     claim = _grocery(shared_data, f"natural/Leek/{photo}")
     f = _check_with(claim, _grocery(shared_data, "iconic/Leek.jpg"), product_exact_fit=0.5)
     assert f.details["relation"] not in DERIVED
@@ -1383,6 +1383,6 @@ def test_the_whole_product_correlation_is_one_for_a_copy_and_near_zero_for_noise
 
 
 def _correlation(claim: np.ndarray, warped: np.ndarray, comparison: object) -> float:
-    from vericlaim.analyzers.reference_match import _product_correlation
+    from vericlaim.analyzers._compare import fine_correlation
 
-    return _product_correlation(claim, warped, comparison)  # type: ignore[arg-type]
+    return fine_correlation(claim, warped, comparison)  # type: ignore[arg-type]

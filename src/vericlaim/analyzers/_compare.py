@@ -20,6 +20,7 @@ __all__ = [
     "Comparison",
     "block_contrast",
     "compare",
+    "fine_correlation",
     "grow_copied_region",
     "region_consistency",
     "remove_moire",
@@ -231,6 +232,11 @@ def _band(x: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(x, (0, 0), 0.7) - cv2.blur(x, (13, 13))
 
 
+def _fine_detail(x: np.ndarray) -> np.ndarray:
+    """The finest band, where each camera leaves its own noise and blur."""
+    return x - cv2.GaussianBlur(x, (0, 0), 1.5)
+
+
 def _block_mean(x: np.ndarray, bh: int, bw: int) -> np.ndarray:
     # INTER_AREA with an integer factor is an exact block average, and far faster than
     # reshaping and reducing in numpy.
@@ -317,21 +323,16 @@ def compare(
     if sigma > 0:
         fitted = cv2.GaussianBlur(fitted, (0, 0), sigma)
 
-    band = _band
-
-    def fine_detail(x: np.ndarray) -> np.ndarray:
-        return x - cv2.GaussianBlur(x, (0, 0), 1.5)
-
-    sa, sb, ncc, vshare = _block_stats(band(lc), band(lr), inner)
-    fa, fb, fncc, _ = _block_stats(fine_detail(lc), fine_detail(lr), inner)
+    sa, sb, ncc, vshare = _block_stats(_band(lc), _band(lr), inner)
+    fa, fb, fncc, _ = _block_stats(_fine_detail(lc), _fine_detail(lr), inner)
     if colour_change > 4.0:
         # A colour fit driven by pixels that do not correspond (a pasted region in another
         # scene) can distort the part that does: judge structure on the raw reference too.
         raw = _luma(warped.astype(np.float32))
         if sigma > 0:
             raw = cv2.GaussianBlur(raw, (0, 0), sigma)
-        _, sb_raw, ncc_raw, _ = _block_stats(band(lc), band(raw), inner)
-        _, fb_raw, fncc_raw, _ = _block_stats(fine_detail(lc), fine_detail(raw), inner)
+        _, sb_raw, ncc_raw, _ = _block_stats(_band(lc), _band(raw), inner)
+        _, fb_raw, fncc_raw, _ = _block_stats(_fine_detail(lc), _fine_detail(raw), inner)
         better = ncc_raw > ncc
         ncc, sb = np.where(better, ncc_raw, ncc), np.where(better, sb_raw, sb)
         fncc, fb = np.where(better, fncc_raw, fncc), np.where(better, fb_raw, fb)
@@ -406,9 +407,7 @@ def region_consistency(
     bh, bw = blocks.shape
     lc = np.ascontiguousarray(lc[: bh * _BLOCK, : bw * _BLOCK])
     lr = np.ascontiguousarray(lr[: bh * _BLOCK, : bw * _BLOCK])
-    mc, mr = _block_mean(lc, bh, bw), _block_mean(lr, bh, bw)
-    vr = np.maximum(_block_mean(lr * lr, bh, bw) - mr * mr, 0.0)
-    cov = _block_mean(lc * lr, bh, bw) - mc * mr
+    mc, mr, vr, cov = _block_moments(lc, lr, bh, bw)
     x, y = mr[blocks].astype(np.float64), mc[blocks].astype(np.float64)
     if len(x) < 6 or np.ptp(x) < 1e-3:
         return {"mean_r2": 0.0, "gain_spread": 1.0, "detail_gain_spread": 1.0}
@@ -417,15 +416,43 @@ def region_consistency(
     resid = y - design @ coef
     r2 = 1.0 - float(resid.var() / max(y.var(), 1e-9))
     spread = _gain_spread(cov, vr, blocks & (vr > 9.0))
-    dc, dr = _band(lc), _band(lr)
-    mdc, mdr = _block_mean(dc, bh, bw), _block_mean(dr, bh, bw)
-    vdr = np.maximum(_block_mean(dr * dr, bh, bw) - mdr * mdr, 0.0)
-    detail = _gain_spread(_block_mean(dc * dr, bh, bw) - mdc * mdr, vdr, blocks & (vdr > 4.0))
+    _, _, vdr, cdr = _block_moments(_band(lc), _band(lr), bh, bw)
+    detail = _gain_spread(cdr, vdr, blocks & (vdr > 4.0))
     return {
         "mean_r2": round(r2, 4),
         "gain_spread": round(spread, 4),
         "detail_gain_spread": round(detail, 4),
     }
+
+
+def _block_moments(
+    a: np.ndarray, b: np.ndarray, bh: int, bw: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per block: the means of ``a`` and ``b``, the variance of ``b`` and their covariance."""
+    ma, mb = _block_mean(a, bh, bw), _block_mean(b, bh, bw)
+    var = np.maximum(_block_mean(b * b, bh, bw) - mb * mb, 0.0)
+    return ma, mb, var, _block_mean(a * b, bh, bw) - ma * mb
+
+
+def fine_correlation(claim: np.ndarray, warped: np.ndarray, comparison: Comparison) -> float:
+    """Correlation of the finest band of ``claim`` and the aligned reference ``warped``
+    (both H x W x 3 uint8) over the whole compared area of ``comparison``, the reference
+    first blurred as much as the comparison found the claim softer: one figure for a region
+    too small or too plain to count agreeing blocks. 0 when either side has no such detail
+    (a standard deviation under one grey level) or the area is under 64 pixels."""
+    mask = comparison.valid
+    if int(mask.sum()) < 64:
+        return 0.0
+    lc = cv2.cvtColor(claim, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lr = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if comparison.softness > 0:
+        lr = cv2.GaussianBlur(lr, (0, 0), comparison.softness).astype(np.float32)
+    a = _fine_detail(lc)[mask].astype(np.float64)
+    b = _fine_detail(lr)[mask].astype(np.float64)
+    a, b = a - a.mean(), b - b.mean()
+    if float(a.std()) < 1.0 or float(b.std()) < 1.0:
+        return 0.0
+    return float((a * b).sum() / np.sqrt(float((a * a).sum()) * float((b * b).sum())))
 
 
 def _gain_spread(cov: np.ndarray, var: np.ndarray, blocks: np.ndarray) -> float:

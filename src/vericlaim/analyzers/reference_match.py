@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -33,6 +33,7 @@ from vericlaim.analyzers._compare import (
     Comparison,
     block_contrast,
     compare,
+    fine_correlation,
     grow_copied_region,
     region_consistency,
     remove_moire,
@@ -726,24 +727,17 @@ def similarity_departure(homography: np.ndarray, corners: np.ndarray) -> float:
     return best
 
 
-def _product_correlation(claim: np.ndarray, warped: np.ndarray, comparison: Comparison) -> float:
-    """Correlation of the finest band (each camera's own noise and blur) of the claim and
-    the placed reference over the whole compared product, the reference first blurred as
-    much as the comparison found the claim softer: one figure for a product too small or
-    too plain to count agreeing blocks. 0 when either side has no such detail."""
-    mask = comparison.valid
-    if int(mask.sum()) < 64:
-        return 0.0
-    lc = cv2.cvtColor(claim, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    lr = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    if comparison.softness > 0:
-        lr = cv2.GaussianBlur(lr, (0, 0), comparison.softness).astype(np.float32)
-    a = (lc - cv2.GaussianBlur(lc, (0, 0), 1.5))[mask].astype(np.float64)
-    b = (lr - cv2.GaussianBlur(lr, (0, 0), 1.5))[mask].astype(np.float64)
-    a, b = a - a.mean(), b - b.mean()
-    if float(a.std()) < 1.0 or float(b.std()) < 1.0:
-        return 0.0
-    return float((a * b).sum() / np.sqrt(float((a * a).sum()) * float((b * b).sum())))
+class _Judged(NamedTuple):
+    """One comparison of a placed product: claim-frame -> comparison pixels (``to_cmp``),
+    reference-frame -> comparison pixels (``h_cmp``), the claim crop there and its grey,
+    the warped reference, and what the comparison measured."""
+
+    to_cmp: np.ndarray
+    h_cmp: np.ndarray
+    claim: np.ndarray
+    claim_gray: np.ndarray
+    warped: np.ndarray
+    comparison: Comparison
 
 
 def match_product(
@@ -798,7 +792,7 @@ def match_product(
     # too plain for the block tests: it is judged on the whole product at once instead.
     exact = studio and float(located.get("fit", 0.0)) >= cfg.product_exact_fit
 
-    def judge(g: float, start: np.ndarray, least: int = 64 * 16 * 16 // 4) -> tuple | None:
+    def judge(g: float, start: np.ndarray, least: int = 64 * 16 * 16 // 4) -> _Judged | None:
         """Compare at scale ``g`` of the claim, from the placement ``start`` (reference
         frame -> claim frame pixels), refined by phase correlation."""
         claim_cmp = shrink(crop, g) if g < 1.0 else crop
@@ -832,9 +826,9 @@ def match_product(
             if refined.agreement <= comparison.agreement:
                 break
             h_cmp, comparison, warped, valid = k @ h_cmp, refined, warped2, valid2
-        return to_cmp, h_cmp, claim_cmp, claim_gray, warped, comparison
+        return _Judged(to_cmp, h_cmp, claim_cmp, claim_gray, warped, comparison)
 
-    def verify(judged: tuple) -> tuple[bool, dict]:
+    def verify(judged: _Judged) -> tuple[bool, dict]:
         """The product tests on one comparison: copied or not, and what they measured."""
         _, _, claim_cmp, claim_gray, warped, comparison = judged
         # The product's blocks that agree in fine detail (a product with plain faces has its
@@ -897,7 +891,7 @@ def match_product(
     if judged is None:
         return None
     copied, measured = verify(judged)
-    if not copied and studio and 0 < cfg.product_soft_look <= judged[5].softness:
+    if not copied and studio and 0 < cfg.product_soft_look <= judged.comparison.softness:
         # The claim held less detail than this resolution shows (a small photo enlarged, a
         # soft re-photograph): the finest band is blur on both sides. Once more at half the
         # resolution, where the claim still has its detail.
@@ -910,7 +904,7 @@ def match_product(
     if not copied and exact:
         # Too small or too plain to count agreeing blocks (a lemon's skin, a leek): the
         # product's finest band as a whole, where a copy keeps the reference's noise.
-        correlation = _product_correlation(judged[2], judged[4], judged[5])
+        correlation = fine_correlation(judged.claim, judged.warped, judged.comparison)
         measured = {**measured, "product_fine_correlation": round(correlation, 3)}
         copied = correlation >= cfg.product_exact_correlation
     to_cmp, h_cmp, claim_cmp, _, _, comparison = judged
@@ -940,7 +934,7 @@ def match_product(
         if n <= 1:
             return None
         keep = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.float32)
-        blocks = np.zeros(claim_cmp.shape[:2], np.float32)
+        blocks: np.ndarray = np.zeros(claim_cmp.shape[:2], np.float32)
         grown = np.kron(keep, np.ones((16, 16), np.float32))
         blocks[: grown.shape[0], : grown.shape[1]] = grown[: blocks.shape[0], : blocks.shape[1]]
         heat = cv2.warpPerspective(
