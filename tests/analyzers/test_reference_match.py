@@ -1386,3 +1386,26 @@ def _correlation(claim: np.ndarray, warped: np.ndarray, comparison: object) -> f
     from vericlaim.analyzers._compare import fine_correlation
 
     return fine_correlation(claim, warped, comparison)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        np.full((300, 300, 3), 120, np.uint8),  # flat
+        np.full((8, 8, 3), 50, np.uint8),  # tiny
+        np.random.default_rng(0).integers(0, 255, (2, 900, 3), dtype=np.uint8),  # a strip
+    ],
+    ids=["flat", "tiny", "strip"],
+)
+def test_the_product_tests_opened_to_any_placement_survive_degenerate_claims(
+    claim: np.ndarray,
+) -> None:
+    # The softer look and the whole-product test, forced open on photos with nothing to
+    # place: an answer, never a crash or a copy.
+    listing = np.full((120, 120, 3), 250, np.uint8)
+    listing[30:90, 36:84] = (200, 150, 40)
+    f = _check_with(
+        claim, listing, product_exact_fit=0.0, product_exact_pixels=1, product_soft_look=0.01
+    )
+    assert f.status == "ok"
+    assert f.details["relation"] not in DERIVED
