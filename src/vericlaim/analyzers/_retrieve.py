@@ -131,26 +131,76 @@ def _centred(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centred, centred * centred
 
 
+class _Spectra:
+    """An image prepared for many masked correlations over the whole of it: its centred
+    pixels and their squares (as :func:`_centred` gives them) with their Fourier transforms,
+    taken once. Each template then costs two forward and three inverse transforms, where
+    ``cv2.matchTemplate`` transforms the image again for each of its three correlations."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.centred, self.squared = _centred(image)
+        h, w = self.centred.shape
+        # A circular correlation is exact for every placement that keeps the template
+        # inside the image, so the transform need not be padded beyond the image itself.
+        self.size = (cv2.getOptimalDFTSize(h), cv2.getOptimalDFTSize(w))
+        self.of_centred = self._transform(self.centred)
+        self.of_squared = self._transform(self.squared)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.centred.shape[0], self.centred.shape[1]
+
+    def _transform(self, values: np.ndarray) -> np.ndarray:
+        padded = np.zeros(self.size, np.float32)
+        padded[: values.shape[0], : values.shape[1]] = values
+        return cv2.dft(padded)
+
+    def correlations(
+        self, template: np.ndarray, weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The plain correlations of the centred image with ``template`` and of the centred
+        image and its square with ``weights``, at every placement inside the image."""
+        th, tw = template.shape
+        rows, cols = self.shape[0] - th + 1, self.shape[1] - tw + 1
+        of_template, of_weights = self._transform(template), self._transform(weights)
+
+        def correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+            product = cv2.mulSpectrums(image, kernel, 0, conjB=True)
+            full = cv2.idft(product, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)
+            return full[:rows, :cols]
+
+        return (
+            correlate(self.of_centred, of_template),
+            correlate(self.of_centred, of_weights),
+            correlate(self.of_squared, of_weights),
+        )
+
+
 def _masked_ncc(
-    image: tuple[np.ndarray, np.ndarray], template: np.ndarray, mask: np.ndarray
+    image: tuple[np.ndarray, np.ndarray] | _Spectra, template: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:
     """Zero-mean normalised cross-correlation of ``template`` over an image (given as
-    :func:`_centred` returns it), counting only the pixels where ``mask`` is set: what
+    :func:`_centred` returns it, or as :class:`_Spectra` when many templates are scanned
+    over all of it), counting only the pixels where ``mask`` is set: what
     ``cv2.matchTemplate`` computes with ``TM_CCOEFF_NORMED`` and a mask, from three plain
     correlations, about twice as fast. Windows with no contrast under the mask (a standard
     deviation below half a grey level) score -1."""
-    centred, squared = image
     weights = mask.astype(np.float32)
     n = float(weights.sum())
     t = template.astype(np.float32)
     t = (t - float((t * weights).sum()) / max(n, 1.0)) * weights
     norm = float((t * t).sum())
+    shape = image.shape if isinstance(image, _Spectra) else image[0].shape
     if n < 2 or norm <= 0:
-        shape = (centred.shape[0] - t.shape[0] + 1, centred.shape[1] - t.shape[1] + 1)
-        return np.full(shape, -1.0, np.float32)
-    cross = cv2.matchTemplate(centred, t, cv2.TM_CCORR)
-    total = cv2.matchTemplate(centred, weights, cv2.TM_CCORR)
-    spread = cv2.matchTemplate(squared, weights, cv2.TM_CCORR) - total * total / n
+        return np.full((shape[0] - t.shape[0] + 1, shape[1] - t.shape[1] + 1), -1.0, np.float32)
+    if isinstance(image, _Spectra):
+        cross, total, squares = image.correlations(t, weights)
+    else:
+        centred, squared = image
+        cross = cv2.matchTemplate(centred, t, cv2.TM_CCORR)
+        total = cv2.matchTemplate(centred, weights, cv2.TM_CCORR)
+        squares = cv2.matchTemplate(squared, weights, cv2.TM_CCORR)
+    spread = squares - total * total / n
     scores = cross / np.sqrt(np.maximum(spread, 1e-6) * norm)
     scores[spread < 0.25 * n] = -1.0
     return np.clip(scores, -1.0, 1.0)
@@ -169,21 +219,28 @@ def _scan(
     h, w = image.shape
     th, tw = template.gray.shape
     found: list[tuple[float, int, int, float, bool]] = []
-    whole = _centred(image) if window is None else None
-    for mirrored in mirrors:
-        gray = template.gray[:, ::-1] if mirrored else template.gray
-        mask = template.mask[:, ::-1] if mirrored else template.mask
-        for size in sizes:
-            k = size / max(th, tw)
-            nw, nh = max(6, round(tw * k)), max(6, round(th * k))
-            if nw >= w or nh >= h:
-                continue
-            t = cv2.resize(np.ascontiguousarray(gray), (nw, nh), interpolation=cv2.INTER_AREA)
-            m = cv2.resize(np.ascontiguousarray(mask), (nw, nh), interpolation=cv2.INTER_NEAREST)
-            if int(m.sum()) < 24 or float(t[m > 0].std()) < 2.0:
+    whole = _Spectra(image) if window is None else None
+    for size in sizes:
+        k = size / max(th, tw)
+        nw, nh = max(6, round(tw * k)), max(6, round(th * k))
+        if nw >= w or nh >= h:
+            continue
+        # Resampled once for both orientations: the area filter is symmetric, so the
+        # mirrored template is the resampled one mirrored (to a rounding of the sums).
+        resized = cv2.resize(template.gray, (nw, nh), interpolation=cv2.INTER_AREA)
+        plain: bool | None = None
+        for mirrored in mirrors:
+            t = np.ascontiguousarray(resized[:, ::-1]) if mirrored else resized
+            source = np.ascontiguousarray(template.mask[:, ::-1]) if mirrored else template.mask
+            m = cv2.resize(source, (nw, nh), interpolation=cv2.INTER_NEAREST)
+            count = int(cv2.countNonZero(m))
+            if plain is None and count >= 24:
+                plain = float(cv2.meanStdDev(t, mask=m)[1][0, 0]) < 2.0
+            if count < 24 or plain is not False:
                 continue  # too small or too plain to say where it is
             if whole is not None:
-                prepared, ox, oy = whole, 0, 0
+                prepared: tuple[np.ndarray, np.ndarray] | _Spectra = whole
+                ox, oy = 0, 0
             else:
                 assert window is not None
                 wx, wy, ww, wh = window
