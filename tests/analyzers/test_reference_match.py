@@ -1241,37 +1241,64 @@ def _check_with(claim: np.ndarray, reference: np.ndarray, **config: object) -> F
     return finding
 
 
-def test_a_pasted_product_in_an_enlarged_small_photo_is_compared_at_the_detail_it_kept(
-    shared_data: Path,
-) -> None:
-    # A studio apple pasted into a shop photo, the result shrunk to half and enlarged again:
-    # at the first comparison's resolution its finest band is blur, at half of it the
-    # apple's own speckles agree.
+def _pasted_in_shop(
+    shared_data: Path, product: str, scale: float
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int], float]:
+    """A studio product scaled by ``scale`` and pasted at (60, 40) into a shop photo, the
+    result shrunk to half and enlarged again: (claim, listing, pasted width, claim pixels
+    per scene pixel)."""
     from vericlaim.analyzers._retrieve import product_mask, product_template
 
-    listing = _grocery(shared_data, "iconic/Royal-Gala.jpg")
+    listing = _grocery(shared_data, f"iconic/{product}.jpg")
     template = product_template(listing)
     assert template is not None
     mask = product_mask(template, listing.shape).astype(np.float32)
     x, y, w, h = template.box
     patch = cv2.resize(
-        listing[y : y + h, x : x + w], None, fx=0.82, fy=0.82, interpolation=cv2.INTER_AREA
+        listing[y : y + h, x : x + w], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
     )
     alpha = cv2.resize(mask[y : y + h, x : x + w], (patch.shape[1], patch.shape[0]))[..., None]
     scene = _grocery(shared_data, "natural/Orange/Orange_003.jpg").astype(np.float32)
     under = scene[40 : 40 + patch.shape[0], 60 : 60 + patch.shape[1]]
     scene[40 : 40 + patch.shape[0], 60 : 60 + patch.shape[1]] = patch * alpha + under * (1 - alpha)
     claim = _enlarged(np.clip(scene, 0, 255).astype(np.uint8), 0.5)
+    return claim, listing, (60, patch.shape[1]), 633 / scene.shape[1]
 
+
+def test_a_pasted_product_in_an_enlarged_small_photo_is_compared_at_the_detail_it_kept(
+    shared_data: Path,
+) -> None:
+    # A studio apple pasted into a shop photo, the result shrunk to half and enlarged again:
+    # at the first comparison's resolution its finest band is blur, at half of it the
+    # apple's own speckles agree.
+    claim, listing, (left, width), k = _pasted_in_shop(shared_data, "Royal-Gala", 0.82)
     before = _check_with(claim, listing, product_soft_look=0.0, product_exact_fit=1.01)
     assert before.details["relation"] not in DERIVED
     f = _check_with(claim, listing, product_exact_fit=1.01)
     assert f.reason_code == "reference_match.partial_copy"
     assert f.details["product_search"]["compared_softer"] is True
     (box,) = f.regions
-    k = 633 / scene.shape[1]  # claim pixels per scene pixel
-    assert abs(box.x - 60 * k) < 0.1 * patch.shape[1] * k
-    assert abs(box.w - patch.shape[1] * k) < 0.2 * patch.shape[1] * k
+    assert abs(box.x - left * k) < 0.1 * width * k
+    assert abs(box.w - width * k) < 0.2 * width * k
+
+
+def test_the_softer_look_counts_the_blocks_a_product_spans_at_half_the_resolution(
+    shared_data: Path,
+) -> None:
+    # The same paste, smaller: at half the resolution the apple spans fewer than the
+    # ``partial_blocks`` the first look needs, yet enough of them agree in fine detail.
+    claim, listing, (left, width), k = _pasted_in_shop(shared_data, "Royal-Gala", 0.6)
+    before = _check_with(claim, listing, product_exact_fit=1.01, product_soft_blocks=10)
+    assert before.details["relation"] not in DERIVED
+    f = _check_with(claim, listing, product_exact_fit=1.01)
+    assert f.reason_code == "reference_match.partial_copy"
+    searched = f.details["product_search"]
+    assert searched["compared_softer"] is True
+    # Fewer agreeing blocks than the first look would accept.
+    assert 6 <= round(searched["product_fine_agreement"] * searched["product_blocks"]) < 10
+    (box,) = f.regions
+    assert abs(box.x - left * k) < 0.15 * width * k
+    assert abs(box.w - width * k) < 0.25 * width * k
 
 
 def test_the_softer_look_finds_no_copy_in_an_enlarged_honest_photo(
