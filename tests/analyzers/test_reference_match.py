@@ -823,6 +823,28 @@ def test_the_masked_correlation_equals_opencvs_masked_mode() -> None:
     assert np.unravel_index(got.argmax(), got.shape) == (40, 50)
 
 
+def test_the_masked_correlation_from_shared_spectra_equals_the_direct_one() -> None:
+    # Whole-frame scans transform the frame once and every template against it: the scores
+    # are the direct correlations' to float rounding, at every size up to the frame's own
+    # and on frames whose sides are awkward for the transform (a prime number of pixels).
+    from vericlaim.analyzers._retrieve import _centred, _masked_ncc, _Spectra
+
+    rng = np.random.default_rng(4)
+    for h, w in ((90, 110), (97, 61), (64, 64)):
+        image = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 1.5) * 900
+        image[: h // 5] = 40.0  # a flat band: -1 on both paths
+        spectra = _Spectra(image)
+        for th, tw in ((7, 9), (h // 2, w // 3), (h - 2, w - 1)):
+            template = np.ascontiguousarray(image[1 : 1 + th, 1 : 1 + tw])
+            mask = (rng.random((th, tw)) > 0.25).astype(np.uint8)
+            direct = _masked_ncc(_centred(image), template, mask)
+            shared = _masked_ncc(spectra, template, mask)
+            assert shared.shape == direct.shape == (h - th + 1, w - tw + 1)
+            assert np.abs(shared - direct).max() < 1e-4
+    flat = _Spectra(np.full((40, 50), 9.0, np.float32))
+    assert (_masked_ncc(flat, np.ones((8, 8), np.float32), np.ones((8, 8), np.uint8)) == -1).all()
+
+
 def test_moire_removal_declines_tiny_and_flat_frames() -> None:
     from vericlaim.analyzers._compare import remove_moire
 
