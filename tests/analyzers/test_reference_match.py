@@ -1345,6 +1345,54 @@ def test_the_softer_look_finds_no_copy_in_an_enlarged_honest_photo(
     assert len(sizes) >= 2 and sizes[-1] < 0.3 * sizes[0]  # the half-resolution look ran
 
 
+_BLIND = {"min_inliers": 10_000, "region_min_inliers": 10_000, "deep_hint_inliers": 10_000}
+"""Settings under which no feature alignment counts: what a claim with too few features
+to align (a soft re-drawing of a plain product) leaves the product search."""
+
+
+def test_a_redrawn_studio_photo_the_features_miss_is_compared_whole_from_the_placement(
+    shared_data: Path,
+) -> None:
+    # A studio pear enlarged and re-drawn (drifted, its finest detail replaced): with no
+    # feature alignment, the search places the pear, whose fine detail no longer agrees
+    # with the reference's; compared whole from that placement, the frame agrees once the
+    # drift is undone.
+    listing = _grocery(shared_data, "iconic/Anjou.jpg")
+    big = cv2.resize(listing, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    claim = _redrawn(big, 4.0, 1)
+    before = _check_with(claim, listing, product_whole_frame=False, **_BLIND)
+    assert before.details["relation"] not in DERIVED
+    f = _check_with(claim, listing, **_BLIND)
+    assert f.reason_code == "reference_match.regenerated_copy"
+    assert f.details["located_by"] == "product_placement"
+    assert f.details["product_placement"]["fit"] >= 0.6
+    assert f.details["inliers"] == 0  # no feature vouched for it
+
+
+def test_a_shop_photo_of_the_product_compared_whole_from_the_placement_is_not_derived(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pear photographed in a shop: the search places the studio pear on it and the
+    # whole-frame comparison runs from there, but the shop lies where the studio
+    # background was.
+    import vericlaim.analyzers.reference_match as rm
+
+    placed: list[str] = []
+    match_frames = rm.match_frames
+
+    def spy(*args: object, **kwargs: object) -> object:
+        found = match_frames(*args, **kwargs)  # type: ignore[arg-type]
+        if args[1] == 1.0 and args[5] is not None and args[5].inliers == 0:  # type: ignore[attr-defined]
+            placed.append(found.relation)
+        return found
+
+    monkeypatch.setattr(rm, "match_frames", spy)
+    claim = _grocery(shared_data, "natural/Anjou/Anjou_004.jpg")
+    f = _check_with(claim, _grocery(shared_data, "iconic/Anjou.jpg"), **_BLIND)
+    assert placed and not set(placed) & set(DERIVED)
+    assert f.details["relation"] not in DERIVED
+
+
 def _pasted_product(
     shared_data: Path, product: str, scene: str, scale: float, at: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
