@@ -1294,7 +1294,9 @@ def test_a_pasted_product_in_an_enlarged_small_photo_is_compared_at_the_detail_i
     # at the first comparison's resolution its finest band is blur, at half of it the
     # apple's own speckles agree.
     claim, listing, (left, width), k = _pasted_in_shop(shared_data, "Royal-Gala", 0.82)
-    before = _check_with(claim, listing, product_soft_look=0.0, product_exact_fit=1.01)
+    before = _check_with(
+        claim, listing, product_soft_look=0.0, product_exact_fit=1.01, product_whole_frame=False
+    )
     assert before.details["relation"] not in DERIVED
     f = _check_with(claim, listing, product_exact_fit=1.01)
     assert f.reason_code == "reference_match.partial_copy"
@@ -1342,7 +1344,7 @@ def test_the_softer_look_finds_no_copy_in_an_enlarged_honest_photo(
     claim = _enlarged(_grocery(shared_data, "natural/Anjou/Anjou_004.jpg"), 0.5)
     f = _check_with(claim, _grocery(shared_data, "iconic/Anjou.jpg"))
     assert f.details["relation"] not in DERIVED
-    assert len(sizes) >= 2 and sizes[-1] < 0.3 * sizes[0]  # the half-resolution look ran
+    assert any(s < 0.3 * sizes[0] for s in sizes[1:])  # the half-resolution look ran
 
 
 _BLIND = {"min_inliers": 10_000, "region_min_inliers": 10_000, "deep_hint_inliers": 10_000}

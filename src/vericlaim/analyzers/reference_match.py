@@ -1427,6 +1427,11 @@ class ReferenceMatchAnalyzer(Analyzer):
         )
         if match.relation not in DERIVED:
             return None
+        pasted = self._background_replaced(match)
+        if pasted is not None:
+            # The studio background is gone: the product was pasted into the scene after all
+            # (its own tests failed, yet the frame agrees where the product is).
+            return pasted if pasted.relation in DERIVED else None
         return replace(
             match,
             located={"score": located.score, "fit": located.fit},
