@@ -1499,12 +1499,20 @@ def _correlation(claim: np.ndarray, warped: np.ndarray, comparison: object) -> f
 def test_the_product_tests_opened_to_any_placement_survive_degenerate_claims(
     claim: np.ndarray,
 ) -> None:
-    # The softer look and the whole-product test, forced open on photos with nothing to
-    # place: an answer, never a crash or a copy.
+    # The softer look, the whole-product test and the whole-frame comparison from a
+    # placement, forced open on photos with nothing to place: an answer, never a crash or a
+    # copy.
     listing = np.full((120, 120, 3), 250, np.uint8)
     listing[30:90, 36:84] = (200, 150, 40)
     f = _check_with(
-        claim, listing, product_exact_fit=0.0, product_exact_pixels=1, product_soft_look=0.01
+        claim,
+        listing,
+        product_exact_fit=0.0,
+        product_exact_pixels=1,
+        product_soft_look=0.01,
+        product_soft_blocks=1,
+        product_min_fit=0.0,
+        product_whole_frame_fit=0.0,
     )
     assert f.status == "ok"
     assert f.details["relation"] not in DERIVED

@@ -255,7 +255,7 @@ class ReferenceMatchConfig(AnalyzerConfig):
     honest claims (the same seeds), with no fit bar, none of the 996 placements it compared
     came out derived."""
     product_whole_frame_fit: float = 0.8
-    """The fewest masked ECC fit of a placement compared whole: a re-drawing keeps the
+    """The lowest masked ECC fit of a placement compared whole: a re-drawing keeps the
     product's shape and shading, so its product still fits closely (the five copies found on
     seeds 1, 2 and 5 all fit 0.8 or more; 0.83-0.92 on seeds 1 and 2), while 82 % of the
     honest placements fit less and are spared the comparison (it made honest claims about
