@@ -1267,24 +1267,12 @@ def _pasted_in_shop(
     shared_data: Path, product: str, scale: float
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int], float]:
     """A studio product scaled by ``scale`` and pasted at (60, 40) into a shop photo, the
-    result shrunk to half and enlarged again: (claim, listing, pasted width, claim pixels
-    per scene pixel)."""
-    from vericlaim.analyzers._retrieve import product_mask, product_template
-
-    listing = _grocery(shared_data, f"iconic/{product}.jpg")
-    template = product_template(listing)
-    assert template is not None
-    mask = product_mask(template, listing.shape).astype(np.float32)
-    x, y, w, h = template.box
-    patch = cv2.resize(
-        listing[y : y + h, x : x + w], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
+    result shrunk to half and enlarged again: (claim, listing, pasted left and width, claim
+    pixels per scene pixel)."""
+    scene, listing, (x, _, w, _) = _pasted_product(
+        shared_data, product, "natural/Orange/Orange_003.jpg", scale, (60, 40)
     )
-    alpha = cv2.resize(mask[y : y + h, x : x + w], (patch.shape[1], patch.shape[0]))[..., None]
-    scene = _grocery(shared_data, "natural/Orange/Orange_003.jpg").astype(np.float32)
-    under = scene[40 : 40 + patch.shape[0], 60 : 60 + patch.shape[1]]
-    scene[40 : 40 + patch.shape[0], 60 : 60 + patch.shape[1]] = patch * alpha + under * (1 - alpha)
-    claim = _enlarged(np.clip(scene, 0, 255).astype(np.uint8), 0.5)
-    return claim, listing, (60, patch.shape[1]), 633 / scene.shape[1]
+    return _enlarged(scene, 0.5), listing, (x, w), 633 / scene.shape[1]
 
 
 def test_a_pasted_product_in_an_enlarged_small_photo_is_compared_at_the_detail_it_kept(
