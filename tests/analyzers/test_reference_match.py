@@ -243,6 +243,40 @@ def test_a_smooth_product_cut_from_a_studio_photo_is_found_by_the_product_search
     assert box.w * box.h <= 1.6 * w * h
 
 
+def test_one_prepared_claim_serves_the_search_for_every_studio_photo() -> None:
+    """The claim frame is prepared once (its scales, padding and spectra) and searched for
+    each studio photo in turn: the placements are exactly those of separate searches, the
+    copied product is placed where it was pasted, and another product is not placed."""
+    from vericlaim.analyzers._retrieve import ProductSearch, locate_product, product_template
+
+    listing_photo, mask = _studio_fruit(7)
+    other_photo, _ = _studio_box()
+    claim, (x, y, w, h) = _pasted_into_a_scene(listing_photo, mask, at=(380, 300), scale=0.8)
+    search = ProductSearch(claim)
+    results = []
+    for photo in (listing_photo, other_photo, listing_photo):
+        template = product_template(photo)
+        assert template is not None
+        shared = search.locate(photo, template, min_fit=0.6)
+        alone = locate_product(claim, photo, template, min_fit=0.6)
+        assert (shared is None) == (alone is None)
+        if shared is not None and alone is not None:
+            np.testing.assert_array_equal(shared.homography, alone.homography)
+            assert (shared.score, shared.fit, shared.mirrored) == (
+                alone.score,
+                alone.fit,
+                alone.mirrored,
+            )
+        results.append(shared)
+    copied, other, again = results
+    assert copied is not None and copied.mirrored and copied.fit >= 0.9
+    assert other is None
+    assert again is not None and np.array_equal(again.homography, copied.homography)
+    centre = copied.homography @ np.array([320.0, 250.0, 1.0])
+    assert abs(centre[0] / centre[2] - (x + w / 2)) < 0.1 * w
+    assert abs(centre[1] / centre[2] - (y + h / 2)) < 0.1 * h
+
+
 def test_a_pasted_product_cut_by_the_frame_edge_is_still_found() -> None:
     # The claim was cropped after the paste: a fifth of the product lies outside it.
     listing_photo, mask = _studio_fruit(7)

@@ -22,6 +22,7 @@ from vericlaim.analyzers._align import shrink
 
 __all__ = [
     "Located",
+    "ProductSearch",
     "ProductTemplate",
     "locate_product",
     "product_mask",
@@ -212,14 +213,17 @@ def _scan(
     sizes: list[float],
     mirrors: tuple[bool, ...],
     window: tuple[int, int, int, int] | None = None,
+    *,
+    spectra: _Spectra | None = None,
 ) -> list[tuple[float, int, int, float, bool]]:
     """The best masked correlation of the template for each of ``sizes`` (template long
     side in image pixels) and ``mirrors``; ``window`` (x, y, w, h) limits where its top-left
-    corner may be. Returns (score, x, y, size, mirrored) for each size and orientation."""
+    corner may be; ``spectra`` is ``image`` prepared already, for a whole-frame scan.
+    Returns (score, x, y, size, mirrored) for each size and orientation."""
     h, w = image.shape
     th, tw = template.gray.shape
     found: list[tuple[float, int, int, float, bool]] = []
-    whole = _Spectra(image) if window is None else None
+    whole = (spectra if spectra is not None else _Spectra(image)) if window is None else None
     for size in sizes:
         k = size / max(th, tw)
         nw, nh = max(6, round(tw * k)), max(6, round(th * k))
@@ -375,6 +379,189 @@ def _refine(
 refine_placement = _refine
 
 
+def _padded(image: np.ndarray, k: int) -> np.ndarray:
+    """``image`` with a ``k``-pixel border of its mean grey: no structure to correlate with,
+    so a product partly outside the frame (a cropped claim) is still found."""
+    fill = float(image.mean())
+    return cv2.copyMakeBorder(image, k, k, k, k, cv2.BORDER_CONSTANT, value=fill)
+
+
+Candidate = tuple[float, int, int, float, bool]
+"""A template placement: (masked correlation, x, y, template long side, mirrored)."""
+
+
+class ProductSearch:
+    """One claim frame prepared for product searches with any number of studio photos.
+
+    The frame's grey levels at the scout, coarse and fine scales, padded so that the product
+    may overhang the frame by ``overhang`` of its short side (a cropped claim), and the
+    scout frame's spectra are worked out once, whatever the number of templates. Template
+    sizes run from ``smallest`` to ``largest`` of the claim's short side (a product pasted
+    as evidence is shown large enough to see), in steps of ``step``.
+
+    :meth:`scout` scans every size and orientation on a copy ``scout_side`` pixels across:
+    its best score ranks the studio photos, which :meth:`locate` then searches in full.
+    """
+
+    def __init__(
+        self,
+        claim_rgb: np.ndarray,
+        *,
+        coarse_side: int = 160,
+        fine_side: int = 384,
+        scout_side: int = 80,
+        smallest: float = 0.25,
+        largest: float = 0.95,
+        step: float = 1.15,
+        overhang: float = 0.15,
+    ) -> None:
+        gray = cv2.cvtColor(claim_rgb, cv2.COLOR_RGB2GRAY) if claim_rgb.ndim == 3 else claim_rgb
+        self.gray = gray
+        h, w = gray.shape
+        self.step = step
+        self.fc = min(1.0, coarse_side / max(h, w))
+        coarse = (shrink(gray, self.fc) if self.fc < 1.0 else gray).astype(np.float32)
+        short = min(coarse.shape)
+        self.p = round(overhang * short)
+        self.coarse = _padded(coarse, self.p)
+        self.sizes: list[float] = []
+        size = smallest * short
+        while size <= largest * short:
+            self.sizes.append(size)
+            size *= step
+        # The full scan costs the same per size whatever the template's size, so it is done
+        # where the frame is smallest; the coarse scale looks again only around its finds.
+        fs = min(1.0, scout_side / max(h, w))
+        self.rs = self.fc / fs
+        self.ps = round(self.p / self.rs)
+        self.scout_frame = _padded(
+            (shrink(gray, fs) if fs < 1.0 else gray).astype(np.float32), self.ps
+        )
+        self._scout_spectra = _Spectra(self.scout_frame)
+        self.ff = min(1.0, fine_side / max(h, w))
+        self.pf = round(self.p * self.ff / self.fc)
+        self._fine: np.ndarray | None = None
+
+    @property
+    def fine(self) -> np.ndarray:
+        """The frame at the fine scale, padded (made on first use: most templates are
+        dropped before it)."""
+        if self._fine is None:
+            gray, ff = self.gray, self.ff
+            self._fine = _padded(
+                (shrink(gray, ff) if ff < 1.0 else gray).astype(np.float32), self.pf
+            )
+        return self._fine
+
+    def scout(self, template: ProductTemplate, kept: int = 6) -> list[Candidate]:
+        """The ``kept`` best distinct placements of ``template`` on the scout frame, best
+        first (in scout-frame pixels, padding included)."""
+        sizes = [v / self.rs for v in self.sizes]
+        found = _scan(self.scout_frame, template, sizes, (False, True), spectra=self._scout_spectra)
+        return _distinct(found, kept)
+
+    def candidates(
+        self,
+        template: ProductTemplate,
+        scouted: list[Candidate] | None = None,
+        *,
+        kept: int = 3,
+        min_score: float = 0.5,
+        scout_kept: int = 6,
+    ) -> list[Candidate]:
+        """The ``kept`` best distinct placements scoring at least ``min_score`` at the coarse
+        scale, best first (coarse-frame pixels, padding included), looking only around the
+        scout's placements (``scouted``, or :meth:`scout`'s ``scout_kept`` best)."""
+        if scouted is None:
+            scouted = self.scout(template, scout_kept)
+        step, rs, ps, p = self.step, self.rs, self.ps, self.p
+        near = round(3 * rs)
+        found: list[Candidate] = []
+        for _, x, y, size, mirrored in scouted:
+            window = (
+                round((x - ps) * rs) + p - near,
+                round((y - ps) * rs) + p - near,
+                2 * near,
+                2 * near,
+            )
+            found += _scan(
+                self.coarse,
+                template,
+                [size * rs * step**i for i in (-0.5, 0.0, 0.5)],
+                (mirrored,),
+                window,
+            )
+        return [c for c in _distinct(found, kept) if c[0] >= min_score]
+
+    def locate(
+        self,
+        reference_rgb: np.ndarray,
+        template: ProductTemplate,
+        candidates: list[Candidate] | None = None,
+        *,
+        min_score: float = 0.5,
+        min_fit: float = 0.8,
+        candidates_kept: int = 3,
+        rough_side: int = 128,
+        min_rough_fit: float = 0.5,
+        scout_kept: int = 6,
+    ) -> Located | None:
+        """Where the studio photo's product appears in the claim frame, if anywhere.
+
+        Refines the coarse placements (``candidates``, or :meth:`candidates`'
+        ``candidates_kept`` best) at the fine scale over neighbouring sizes (at the coarse
+        scale a busy scene can outscore the product, which the finer look settles); then
+        fits the best by masked ECC, first at ``rough_side`` pixels (a placement fitting
+        below ``min_rough_fit`` there is dropped) and then at full detail. ``None`` below
+        ``min_score`` or ``min_fit``.
+        """
+        if candidates is None:
+            candidates = self.candidates(
+                template, kept=candidates_kept, min_score=min_score, scout_kept=scout_kept
+            )
+        if not candidates:
+            return None
+        step, p = self.step, self.p
+        ff, pf = self.ff, self.pf
+        r = ff / self.fc
+        fine = self.fine
+        pad = round(4 * r)
+        best: Candidate = (-1.0, 0, 0, 0.0, False)
+        for _, x, y, size, mirrored in candidates:
+            # Each coarse candidate at the finer scale, over neighbouring sizes.
+            window = (
+                round((x - p) * r) + pf - pad,
+                round((y - p) * r) + pf - pad,
+                2 * pad,
+                2 * pad,
+            )
+            sizes = [size * r * step**i for i in (-0.5, 0.0, 0.5)]
+            best = max(best, _search(fine, template, sizes, (mirrored,), window))
+        fine_score, fx, fy, fsize, mirrored = best
+        if fine_score < min_score:
+            return None
+        fx, fy = fx - pf, fy - pf
+        start = _similarity(template, fx, fy, fsize, mirrored, ff)
+        reference_gray = cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY)
+        product = product_mask(template, reference_gray.shape)
+        # A quick fit at a small size first: an unrelated placement does not converge and is
+        # dropped there, at a fraction of the cost of the full fit.
+        gray = self.gray
+        rough = _refine(gray, reference_gray, product, start, side=rough_side, iterations=30)
+        if rough is None or rough[1] < min_rough_fit:
+            return None
+        refined = _refine(gray, reference_gray, product, rough[0], iterations=25)
+        if refined is None:
+            return None
+        homography, fit = refined
+        if fit < min_fit:
+            return None
+        det = float(np.linalg.det(homography[:2, :2]))
+        if not np.all(np.isfinite(homography)) or (det < 0) != mirrored or det == 0:
+            return None
+        return Located(homography, round(fine_score, 4), round(fit, 4), mirrored)
+
+
 def locate_product(
     claim_rgb: np.ndarray,
     reference_rgb: np.ndarray,
@@ -394,92 +581,30 @@ def locate_product(
     scout_side: int = 80,
     scout_kept: int = 6,
 ) -> Located | None:
-    """Where the studio photo's product appears in the claim photo, if anywhere.
-
-    Searches template sizes from ``smallest`` to ``largest`` of the claim's short side (a
-    product pasted as evidence is shown large enough to see), mirrored and not, at
-    ``coarse_side`` pixels; refines the ``candidates_kept`` best distinct placements at
-    ``fine_side`` over neighbouring sizes (at the coarse scale a busy scene can outscore
-    the product, which the finer look settles); then fits the best by masked ECC, first
-    at ``rough_side`` pixels (a placement fitting below ``min_rough_fit`` there is
-    dropped) and then at full detail. The product may overhang the frame by ``overhang`` of
-    its short side (a cropped claim). ``None`` below ``min_score`` or ``min_fit``.
-    """
-    gray = cv2.cvtColor(claim_rgb, cv2.COLOR_RGB2GRAY) if claim_rgb.ndim == 3 else claim_rgb
-    h, w = gray.shape
-    fc = min(1.0, coarse_side / max(h, w))
-    coarse = (shrink(gray, fc) if fc < 1.0 else gray).astype(np.float32)
-    short = min(coarse.shape)
-    # A cropped claim may cut the product at its edge: the frame is padded with its mean
-    # grey (no structure to correlate with), so a product partly outside is still found.
-    p = round(overhang * short)
-
-    def padded(image: np.ndarray, k: int) -> np.ndarray:
-        fill = float(image.mean())
-        return cv2.copyMakeBorder(image, k, k, k, k, cv2.BORDER_CONSTANT, value=fill)
-
-    sizes: list[float] = []
-    size = smallest * short
-    while size <= largest * short:
-        sizes.append(size)
-        size *= step
-    # Scout every size and orientation on a smaller copy, then look again at the coarse
-    # scale only around the scout's best placements: the full scan costs the same per size
-    # whatever the template's size, so it is done where the frame is smallest.
-    fs = min(1.0, scout_side / max(h, w))
-    rs = fc / fs
-    ps = round(p / rs)
-    scout = padded((shrink(gray, fs) if fs < 1.0 else gray).astype(np.float32), ps)
-    scouted = _distinct(_scan(scout, template, [v / rs for v in sizes], (False, True)), scout_kept)
-    near = round(3 * rs)
-    found = []
-    for _, x, y, size, mirrored in scouted:
-        window = (
-            round((x - ps) * rs) + p - near,
-            round((y - ps) * rs) + p - near,
-            2 * near,
-            2 * near,
-        )
-        found += _scan(
-            padded(coarse, p),
+    """Where the studio photo's product appears in the claim photo, if anywhere: one
+    :class:`ProductSearch` scouted and searched for one template (see there)."""
+    search = ProductSearch(
+        claim_rgb,
+        coarse_side=coarse_side,
+        fine_side=fine_side,
+        scout_side=scout_side,
+        smallest=smallest,
+        largest=largest,
+        step=step,
+        overhang=overhang,
+    )
+    return search.locate(
+        reference_rgb,
+        template,
+        search.candidates(
             template,
-            [size * rs * step**i for i in (-0.5, 0.0, 0.5)],
-            (mirrored,),
-            window,
-        )
-    candidates = [c for c in _distinct(found, candidates_kept) if c[0] >= min_score]
-    if not candidates:
-        return None
-    ff = min(1.0, fine_side / max(h, w))
-    r = ff / fc
-    pf = round(p * r)
-    fine = padded((shrink(gray, ff) if ff < 1.0 else gray).astype(np.float32), pf)
-    pad = round(4 * r)
-    best = (-1.0, 0, 0, 0.0, False)
-    for _, x, y, size, mirrored in candidates:
-        # Each coarse candidate at the finer scale, over neighbouring sizes.
-        window = (round((x - p) * r) + pf - pad, round((y - p) * r) + pf - pad, 2 * pad, 2 * pad)
-        sizes = [size * r * step**i for i in (-0.5, 0.0, 0.5)]
-        best = max(best, _search(fine, template, sizes, (mirrored,), window))
-    fine_score, fx, fy, fsize, mirrored = best
-    if fine_score < min_score:
-        return None
-    fx, fy = fx - pf, fy - pf
-    start = _similarity(template, fx, fy, fsize, mirrored, ff)
-    reference_gray = cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY)
-    product = product_mask(template, reference_gray.shape)
-    # A quick fit at a small size first: an unrelated placement does not converge and is
-    # dropped there, at a fraction of the cost of the full fit.
-    rough = _refine(gray, reference_gray, product, start, side=rough_side, iterations=30)
-    if rough is None or rough[1] < min_rough_fit:
-        return None
-    refined = _refine(gray, reference_gray, product, rough[0], iterations=25)
-    if refined is None:
-        return None
-    homography, fit = refined
-    if fit < min_fit:
-        return None
-    det = float(np.linalg.det(homography[:2, :2]))
-    if not np.all(np.isfinite(homography)) or (det < 0) != mirrored or det == 0:
-        return None
-    return Located(homography, round(fine_score, 4), round(fit, 4), mirrored)
+            search.scout(template, scout_kept),
+            kept=candidates_kept,
+            min_score=min_score,
+        ),
+        min_score=min_score,
+        min_fit=min_fit,
+        candidates_kept=candidates_kept,
+        rough_side=rough_side,
+        min_rough_fit=min_rough_fit,
+    )

@@ -43,8 +43,8 @@ from vericlaim.analyzers._nonrigid import measure_drift, rewarp
 from vericlaim.analyzers._regions import Box, edit_regions, largest_component, soft_regions
 from vericlaim.analyzers._retrieve import (
     Located,
+    ProductSearch,
     ProductTemplate,
-    locate_product,
     product_mask,
     product_template,
     refine_placement,
@@ -1376,6 +1376,8 @@ class ReferenceMatchAnalyzer(Analyzer):
         as a feature alignment would be, turns out copied. Where features of the pair
         aligned firmly (``regions``), their placement is tried before the search's."""
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
+        # Each claim frame is prepared once for every studio photo searched in it.
+        searches: dict[int, ProductSearch] = {}
         for ci, reference, ri in pairs:
             template = self._template(reference, reference.frames[ri])
             if template is None:
@@ -1385,8 +1387,10 @@ class ReferenceMatchAnalyzer(Analyzer):
                 placed = self._feature_product(media, ci, reference, ri, template, regions or [])
                 if placed is not None:
                     return placed
-            located = locate_product(
-                claim_frame.pixels, reference_frame.pixels, template, min_fit=cfg.product_min_fit
+            if ci not in searches:
+                searches[ci] = ProductSearch(claim_frame.pixels)
+            located = searches[ci].locate(
+                reference_frame.pixels, template, min_fit=cfg.product_min_fit
             )
             if located is None:
                 continue
