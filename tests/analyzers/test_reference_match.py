@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import encode, textured_image
 from vericlaim.analyzers import ClaimContext, Finding
+from vericlaim.analyzers._retrieve import Located
 from vericlaim.analyzers.reference_match import (
     DERIVED,
     ReferenceMatchAnalyzer,
@@ -275,6 +276,39 @@ def test_one_prepared_claim_serves_the_search_for_every_studio_photo() -> None:
     centre = copied.homography @ np.array([320.0, 250.0, 1.0])
     assert abs(centre[0] / centre[2] - (x + w / 2)) < 0.1 * w
     assert abs(centre[1] / centre[2] - (y + h / 2)) < 0.1 * h
+
+
+def test_a_pasted_product_filling_the_frame_is_still_found() -> None:
+    """A close-up: the claim was cropped tight around the pasted product, whose long side
+    is now a quarter longer than the claim's short side. The search's sizes reach past the
+    short side (to 1.15 of it, refined from there); a search stopping at 0.95 of it fits
+    the product loosely at best, and the pasted product's tests then fail."""
+    from vericlaim.analyzers._retrieve import locate_product, product_template
+
+    listing_photo, mask = _studio_fruit(7)
+    scene, (x, y, w, h) = _pasted_into_a_scene(listing_photo, mask, at=(150, 150), scale=1.4)
+    height = round(w / 1.25)
+    top = y + h // 2 - height // 2
+    claim = np.ascontiguousarray(scene[top : top + height, x - 60 : x + w + 60])
+    uploaded, listed = encode(claim, quality=85), encode(listing_photo, quality=92)
+    pixels = load_bytes(uploaded, source="claim.jpg").frames[0].pixels
+    reference = load_bytes(listed, source="listing.jpg").frames[0].pixels
+    template = product_template(reference)
+    assert template is not None
+
+    def scale(found: Located) -> float:
+        return float(np.sqrt(abs(np.linalg.det(found.homography[:2, :2]))))
+
+    narrow = locate_product(pixels, reference, template, min_fit=0.6, largest=0.95)
+    assert narrow is None or narrow.fit < 0.9  # not placed, or placed loosely
+    located = locate_product(pixels, reference, template, min_fit=0.6)
+    assert located is not None and located.mirrored and located.fit >= 0.9
+    assert abs(scale(located) - 1.4) < 0.03
+    f = _check(uploaded, listed)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "product_search"
+    (box,) = f.regions
+    assert box.x <= 60 + 0.1 * w and box.x + box.w >= 60 + 0.9 * w
 
 
 def test_a_pasted_product_cut_by_the_frame_edge_is_still_found() -> None:

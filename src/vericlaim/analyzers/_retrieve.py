@@ -396,8 +396,9 @@ class ProductSearch:
     The frame's grey levels at the scout, coarse and fine scales, padded so that the product
     may overhang the frame by ``overhang`` of its short side (a cropped claim), and the
     scout frame's spectra are worked out once, whatever the number of templates. Template
-    sizes run from ``smallest`` to ``largest`` of the claim's short side (a product pasted
-    as evidence is shown large enough to see), in steps of ``step``.
+    sizes (the product's long side) run from ``smallest`` to ``largest`` of the claim's
+    short side, in steps of ``step``: a product pasted as evidence is shown large enough to
+    see, and a close-up may fill the frame and overflow it a little.
 
     :meth:`scout` scans every size and orientation on a copy ``scout_side`` pixels across:
     its best score ranks the studio photos, which :meth:`locate` then searches in full.
@@ -411,7 +412,7 @@ class ProductSearch:
         fine_side: int = 384,
         scout_side: int = 80,
         smallest: float = 0.25,
-        largest: float = 0.95,
+        largest: float = 1.15,
         step: float = 1.15,
         overhang: float = 0.15,
     ) -> None:
@@ -570,7 +571,7 @@ def locate_product(
     coarse_side: int = 160,
     fine_side: int = 384,
     smallest: float = 0.25,
-    largest: float = 0.95,
+    largest: float = 1.15,
     step: float = 1.15,
     min_score: float = 0.5,
     min_fit: float = 0.8,
