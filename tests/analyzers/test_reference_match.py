@@ -311,6 +311,38 @@ def test_a_pasted_product_filling_the_frame_is_still_found() -> None:
     assert box.x <= 60 + 0.1 * w and box.x + box.w >= 60 + 0.9 * w
 
 
+def test_a_pasted_product_in_a_tall_screenshot_is_searched_at_a_useful_size() -> None:
+    """A chat screenshot twice as tall as wide, its photo (with the pasted product) filling
+    only the middle: the search gives the frame the pixels of a 4:3 frame as wide, so the
+    product keeps enough of them. Sized by the long side alone, it does not place it."""
+    from vericlaim.analyzers._retrieve import locate_product, product_template
+
+    listing_photo, mask = _studio_fruit(7)
+    scene, _ = _pasted_into_a_scene(listing_photo, mask, at=(380, 300), scale=0.8)
+    width, height, top = 500, 1100, 140
+    photo = cv2.resize(scene, (width, round(width * scene.shape[0] / scene.shape[1])))
+    screenshot = np.full((height, width, 3), 245, np.uint8)
+    screenshot[:90] = (40, 120, 60)  # the app's title bar
+    screenshot[top : top + photo.shape[0]] = photo
+    for line in range(8):  # lines of chat text under the photo
+        y = top + photo.shape[0] + 40 + 40 * line
+        screenshot[y : y + 12, 30 : 230 + 40 * (line % 5)] = 60
+    uploaded, listed = encode(screenshot, quality=85), encode(listing_photo, quality=92)
+    pixels = load_bytes(uploaded, source="claim.jpg").frames[0].pixels
+    reference = load_bytes(listed, source="listing.jpg").frames[0].pixels
+    template = product_template(reference)
+    assert template is not None
+    by_long_side = locate_product(pixels, reference, template, min_fit=0.6, aspect=0.0)
+    assert by_long_side is None or by_long_side.fit < 0.9
+    located = locate_product(pixels, reference, template, min_fit=0.6)
+    assert located is not None and located.mirrored and located.fit >= 0.9
+    f = _check(uploaded, listed)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "product_search"
+    (box,) = f.regions
+    assert top <= box.y and box.y + box.h <= top + photo.shape[0]
+
+
 def test_a_pasted_product_cut_by_the_frame_edge_is_still_found() -> None:
     # The claim was cropped after the paste: a fifth of the product lies outside it.
     listing_photo, mask = _studio_fruit(7)

@@ -395,7 +395,9 @@ class ProductSearch:
 
     The frame's grey levels at the scout, coarse and fine scales, padded so that the product
     may overhang the frame by ``overhang`` of its short side (a cropped claim), and the
-    scout frame's spectra are worked out once, whatever the number of templates. Template
+    scout frame's spectra are worked out once, whatever the number of templates. The scout,
+    coarse and fine sides are those of a frame at most ``aspect`` times as long as wide.
+    Template
     sizes (the product's long side) run from ``smallest`` to ``largest`` of the claim's
     short side, in steps of ``step``: a product pasted as evidence is shown large enough to
     see, and a close-up may fill the frame and overflow it a little.
@@ -415,12 +417,17 @@ class ProductSearch:
         largest: float = 1.15,
         step: float = 1.15,
         overhang: float = 0.15,
+        aspect: float = 4 / 3,
     ) -> None:
         gray = cv2.cvtColor(claim_rgb, cv2.COLOR_RGB2GRAY) if claim_rgb.ndim == 3 else claim_rgb
         self.gray = gray
         h, w = gray.shape
         self.step = step
-        self.fc = min(1.0, coarse_side / max(h, w))
+        # The sides are the long side's for a frame up to ``aspect`` times as long as it is
+        # wide (a camera photo); a longer frame (a phone screenshot, whose photo fills only
+        # its middle) gets the pixels a frame of that shape would (0: the long side always).
+        longest = min(max(h, w), aspect * min(h, w)) if aspect > 0 else max(h, w)
+        self.fc = min(1.0, coarse_side / longest)
         coarse = (shrink(gray, self.fc) if self.fc < 1.0 else gray).astype(np.float32)
         short = min(coarse.shape)
         self.p = round(overhang * short)
@@ -432,14 +439,14 @@ class ProductSearch:
             size *= step
         # The full scan costs the same per size whatever the template's size, so it is done
         # where the frame is smallest; the coarse scale looks again only around its finds.
-        fs = min(1.0, scout_side / max(h, w))
+        fs = min(1.0, scout_side / longest)
         self.rs = self.fc / fs
         self.ps = round(self.p / self.rs)
         self.scout_frame = _padded(
             (shrink(gray, fs) if fs < 1.0 else gray).astype(np.float32), self.ps
         )
         self._scout_spectra = _Spectra(self.scout_frame)
-        self.ff = min(1.0, fine_side / max(h, w))
+        self.ff = min(1.0, fine_side / longest)
         self.pf = round(self.p * self.ff / self.fc)
         self._fine: np.ndarray | None = None
 
@@ -581,6 +588,7 @@ def locate_product(
     overhang: float = 0.15,
     scout_side: int = 80,
     scout_kept: int = 6,
+    aspect: float = 4 / 3,
 ) -> Located | None:
     """Where the studio photo's product appears in the claim photo, if anywhere: one
     :class:`ProductSearch` scouted and searched for one template (see there)."""
@@ -593,6 +601,7 @@ def locate_product(
         largest=largest,
         step=step,
         overhang=overhang,
+        aspect=aspect,
     )
     return search.locate(
         reference_rgb,

@@ -1123,7 +1123,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.14.1"
+    version = "1.14.2"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
