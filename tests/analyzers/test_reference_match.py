@@ -343,6 +343,22 @@ def test_a_pasted_product_in_a_tall_screenshot_is_searched_at_a_useful_size() ->
     assert top <= box.y and box.y + box.h <= top + photo.shape[0]
 
 
+def test_the_search_sizes_a_long_frame_as_a_4_3_frame_as_wide_up_to_twice() -> None:
+    """A camera photo is sized by its long side; a screenshot twice as tall as wide gets the
+    pixels of a 4:3 frame as wide; a strip thinner than any phone screen at most twice its
+    long side's, so its cost stays bounded."""
+    from vericlaim.analyzers._retrieve import ProductSearch
+
+    photo = ProductSearch(np.zeros((1200, 1600, 3), np.uint8))
+    assert photo.fc == pytest.approx(160 / 1600) and photo.ff == pytest.approx(384 / 1600)
+    screenshot = ProductSearch(np.zeros((2000, 1000, 3), np.uint8))
+    assert screenshot.fc == pytest.approx(160 / (4 / 3 * 1000))
+    strip = ProductSearch(np.zeros((3000, 30, 3), np.uint8))
+    assert strip.fc == pytest.approx(160 / 1500)
+    by_long_side = ProductSearch(np.zeros((3000, 30, 3), np.uint8), aspect=0.0)
+    assert by_long_side.fc == pytest.approx(160 / 3000)
+
+
 def test_a_pasted_product_cut_by_the_frame_edge_is_still_found() -> None:
     # The claim was cropped after the paste: a fifth of the product lies outside it.
     listing_photo, mask = _studio_fruit(7)
@@ -1581,8 +1597,9 @@ def _correlation(claim: np.ndarray, warped: np.ndarray, comparison: object) -> f
         np.full((300, 300, 3), 120, np.uint8),  # flat
         np.full((8, 8, 3), 50, np.uint8),  # tiny
         np.random.default_rng(0).integers(0, 255, (2, 900, 3), dtype=np.uint8),  # a strip
+        np.random.default_rng(1).integers(0, 255, (3000, 30, 3), dtype=np.uint8),  # a long one
     ],
-    ids=["flat", "tiny", "strip"],
+    ids=["flat", "tiny", "strip", "long-strip"],
 )
 def test_the_product_tests_opened_to_any_placement_survive_degenerate_claims(
     claim: np.ndarray,

@@ -425,8 +425,13 @@ class ProductSearch:
         self.step = step
         # The sides are the long side's for a frame up to ``aspect`` times as long as it is
         # wide (a camera photo); a longer frame (a phone screenshot, whose photo fills only
-        # its middle) gets the pixels a frame of that shape would (0: the long side always).
-        longest = min(max(h, w), aspect * min(h, w)) if aspect > 0 else max(h, w)
+        # its middle) gets the pixels a frame of that shape would (0: the long side always),
+        # at most twice the long side's sizing (a strip thinner than a phone screen would
+        # otherwise cost in proportion to its length).
+        long_side = max(h, w)
+        longest = (
+            max(min(long_side, aspect * min(h, w)), long_side / 2) if aspect > 0 else long_side
+        )
         self.fc = min(1.0, coarse_side / longest)
         coarse = (shrink(gray, self.fc) if self.fc < 1.0 else gray).astype(np.float32)
         short = min(coarse.shape)
