@@ -397,13 +397,14 @@ class ProductSearch:
     may overhang the frame by ``overhang`` of its short side (a cropped claim), and the
     scout frame's spectra are worked out once, whatever the number of templates. The scout,
     coarse and fine sides are those of a frame at most ``aspect`` times as long as wide.
-    Template
-    sizes (the product's long side) run from ``smallest`` to ``largest`` of the claim's
-    short side, in steps of ``step``: a product pasted as evidence is shown large enough to
-    see, and a close-up may fill the frame and overflow it a little.
+    Template sizes (the product's long side) run from ``smallest`` to ``largest`` of the
+    claim's short side, in steps of ``step``: a product pasted as evidence is shown large
+    enough to see, and a close-up may fill the frame and overflow it a little.
 
-    :meth:`scout` scans every size and orientation on a copy ``scout_side`` pixels across:
-    its best score ranks the studio photos, which :meth:`locate` then searches in full.
+    The search runs in stages, each looking only where the one before found something:
+    :meth:`scout` scans every size and orientation on a copy ``scout_side`` pixels across;
+    :meth:`candidates` looks again at ``coarse_side`` pixels around its placements;
+    :meth:`locate` refines those at ``fine_side`` pixels and fits the best by masked ECC.
     """
 
     def __init__(
