@@ -177,6 +177,10 @@ class _Spectra:
         )
 
 
+Candidate = tuple[float, int, int, float, bool]
+"""A template placement: (masked correlation, x, y, template long side, mirrored)."""
+
+
 def _masked_ncc(
     image: tuple[np.ndarray, np.ndarray] | _Spectra, template: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:
@@ -215,14 +219,14 @@ def _scan(
     window: tuple[int, int, int, int] | None = None,
     *,
     spectra: _Spectra | None = None,
-) -> list[tuple[float, int, int, float, bool]]:
+) -> list[Candidate]:
     """The best masked correlation of the template for each of ``sizes`` (template long
     side in image pixels) and ``mirrors``; ``window`` (x, y, w, h) limits where its top-left
     corner may be; ``spectra`` is ``image`` prepared already, for a whole-frame scan.
     Returns (score, x, y, size, mirrored) for each size and orientation."""
     h, w = image.shape
     th, tw = template.gray.shape
-    found: list[tuple[float, int, int, float, bool]] = []
+    found: list[Candidate] = []
     whole = (spectra if spectra is not None else _Spectra(image)) if window is None else None
     for size in sizes:
         k = size / max(th, tw)
@@ -265,17 +269,15 @@ def _search(
     sizes: list[float],
     mirrors: tuple[bool, ...],
     window: tuple[int, int, int, int] | None = None,
-) -> tuple[float, int, int, float, bool]:
+) -> Candidate:
     """The best of :func:`_scan`."""
     return max(_scan(image, template, sizes, mirrors, window), default=(-1.0, 0, 0, 0.0, False))
 
 
-def _distinct(
-    found: list[tuple[float, int, int, float, bool]], keep: int
-) -> list[tuple[float, int, int, float, bool]]:
+def _distinct(found: list[Candidate], keep: int) -> list[Candidate]:
     """The ``keep`` best placements, skipping any that repeats a better one (same
     orientation, a similar size and nearly the same place)."""
-    kept: list[tuple[float, int, int, float, bool]] = []
+    kept: list[Candidate] = []
     for cand in sorted(found, reverse=True):
         _, x, y, size, mirrored = cand
         if any(
@@ -384,10 +386,6 @@ def _padded(image: np.ndarray, k: int) -> np.ndarray:
     so a product partly outside the frame (a cropped claim) is still found."""
     fill = float(image.mean())
     return cv2.copyMakeBorder(image, k, k, k, k, cv2.BORDER_CONSTANT, value=fill)
-
-
-Candidate = tuple[float, int, int, float, bool]
-"""A template placement: (masked correlation, x, y, template long side, mirrored)."""
 
 
 class ProductSearch:
