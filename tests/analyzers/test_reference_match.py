@@ -1499,6 +1499,54 @@ def test_a_shop_photo_of_the_product_compared_whole_from_the_placement_is_not_de
     assert f.details["relation"] not in DERIVED
 
 
+
+def test_a_loosely_fitted_placement_is_compared_whole_when_the_frame_correlates(
+    shared_data: Path,
+) -> None:
+    # The re-drawn pear again, with the fit bar raised above any fit: its placement is
+    # compared whole only because the frame keeps the studio photo's layout.
+    listing = _grocery(shared_data, "iconic/Anjou.jpg")
+    big = cv2.resize(listing, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    claim = _redrawn(big, 4.0, 1)
+    loose = {**_BLIND, "product_whole_frame_fit": 1.01}
+    never = _check_with(claim, listing, product_whole_frame_likeness=1.01, **loose)
+    assert never.details["relation"] not in DERIVED
+    f = _check_with(claim, listing, **loose)
+    assert f.reason_code == "reference_match.regenerated_copy"
+    assert f.details["located_by"] == "product_placement"
+
+
+def test_the_frames_likeness_is_high_for_a_copy_and_low_for_a_scene(shared_data: Path) -> None:
+    from vericlaim.analyzers._retrieve import ProductSearch, product_template
+
+    listing = _grocery(shared_data, "iconic/Anjou.jpg")
+    template = product_template(listing)
+    assert template is not None
+    # A copy, enlarged, re-drawn and drifted: placed by the search, it correlates across
+    # the frame. The same holds for a large reference shrunk for the look.
+    big = cv2.resize(listing, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    for reference, claim in (
+        (listing, _redrawn(big, 4.0, 1)),
+        (cv2.resize(listing, None, fx=6.0, fy=6.0), _redrawn(big, 4.0, 2)),
+    ):
+        t = product_template(reference)
+        assert t is not None
+        search = ProductSearch(claim)
+        located = search.locate(reference, t, min_fit=0.6)
+        assert located is not None
+        assert search.likeness(reference, located.homography) >= 0.9
+    # A buyer's photo of a pear in a shop: wherever the search places the studio pear,
+    # the shop lies where the studio background was.
+    shop = _grocery(shared_data, "natural/Anjou/Anjou_004.jpg")
+    search = ProductSearch(shop)
+    located = search.locate(listing, template, min_fit=0.0)
+    assert located is not None
+    assert search.likeness(listing, located.homography) < 0.5
+    # A flat frame has nothing to correlate: zero, not a division by zero.
+    flat = np.full((300, 400, 3), 128, np.uint8)
+    assert ProductSearch(flat).likeness(listing, np.eye(3)) == 0.0
+
+
 def _pasted_product(
     shared_data: Path, product: str, scene: str, scale: float, at: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:

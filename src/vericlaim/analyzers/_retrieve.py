@@ -465,6 +465,38 @@ class ProductSearch:
             )
         return self._fine
 
+    def likeness(self, reference_rgb: np.ndarray, homography: np.ndarray) -> float:
+        """The correlation, across the whole claim frame at the coarse scale, of the claim's
+        grey levels with the studio photo placed by ``homography`` (reference pixels ->
+        claim pixels), its edges extended beyond its borders.
+
+        A copy of the studio photo keeps its layout across the frame: a re-drawing's drift
+        and new fine texture vanish at this scale, and a tone change does not alter a
+        correlation. A photo of the product in a scene has the scene where the studio
+        background was. Cheap (one small warp), so it can decide whether the full
+        comparison is worth making."""
+        p = self.p
+        claim = self.coarse[p : self.coarse.shape[0] - p, p : self.coarse.shape[1] - p]
+        reference = cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        to_coarse = np.diag([self.fc, self.fc, 1.0]) @ homography
+        # Shrunk first to about its placed size: a warp alone would alias a large photo.
+        k = float(np.sqrt(abs(np.linalg.det(to_coarse[:2, :2]))))
+        if 0.0 < k < 1.0:
+            reference = shrink(reference, k)
+            f = reference.shape[1] / reference_rgb.shape[1]
+            to_coarse = to_coarse @ np.diag([1 / f, 1 / f, 1.0])
+        placed = cv2.warpPerspective(
+            reference,
+            to_coarse,
+            (claim.shape[1], claim.shape[0]),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        a = claim - float(claim.mean())
+        b = placed - float(placed.mean())
+        norm = float(np.sqrt(float((a * a).sum()) * float((b * b).sum())))
+        return float((a * b).sum()) / norm if norm > 1e-6 else 0.0
+
     def scout(self, template: ProductTemplate, kept: int = 6) -> list[Candidate]:
         """The ``kept`` best distinct placements of ``template`` on the scout frame, best
         first (in scout-frame pixels, padding included)."""
