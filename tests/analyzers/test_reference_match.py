@@ -1499,7 +1499,6 @@ def test_a_shop_photo_of_the_product_compared_whole_from_the_placement_is_not_de
     assert f.details["relation"] not in DERIVED
 
 
-
 def test_a_loosely_fitted_placement_is_compared_whole_when_the_frame_correlates(
     shared_data: Path,
 ) -> None:
