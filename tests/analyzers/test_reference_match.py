@@ -1045,6 +1045,37 @@ def test_a_copy_that_drifted_a_little_is_localized_with_its_drift_undone(
     assert not any(b.x <= 530 <= b.x + b.w and b.y <= 250 <= b.y + b.h for b in g.regions)
 
 
+def test_a_faint_stain_on_a_redrawn_copy_is_boxed_against_the_redrawn_texture(
+    shared_data: Path,
+) -> None:
+    # A studio carton enlarged, stained faintly and re-drawn (the benchmark's proxy: drift,
+    # fine detail partly replaced by noise): the re-drawn texture counts as noise, so the
+    # stain stands out by fewer noise units than the floor of an ordinary copy. The same
+    # re-drawing without the stain gets no box at the lower floor.
+    from benchmarks.edits import regenerate
+
+    studio = _grocery(shared_data, "iconic/Arla-Ecological-Medium-Fat-Milk.jpg")
+    big = cv2.resize(studio, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    spot = np.zeros(big.shape[:2], np.float32)
+    cv2.circle(spot, (400, 430), 45, 1.0, -1)
+    spot = cv2.GaussianBlur(spot, (0, 0), 45 / 4)[..., None]
+    stained = big * (1 - 0.25 * spot) + np.array([120, 80, 30], np.float32) * 0.25 * spot
+    stained = np.clip(stained, 0, 255).astype(np.uint8)
+    for seed in (1, 2):
+        claim = regenerate(stained, spot[..., 0] > 0.3, np.random.default_rng(seed)).pixels
+        f = _check_with(claim, studio)
+        assert f.reason_code == "reference_match.local_edit"
+        assert "drift_undone" in f.details
+        (box,) = f.regions
+        assert box.x <= 400 <= box.x + box.w and box.y <= 430 <= box.y + box.h
+        assert box.w * box.h <= 0.1 * 792 * 792
+        ordinary = _check_with(claim, studio, redrawn_soft_floor=3.0)
+        assert ordinary.reason_code == "reference_match.verbatim_copy" and not ordinary.regions
+        clean = regenerate(big, np.zeros(big.shape[:2], bool), np.random.default_rng(seed))
+        g = _check_with(clean.pixels, studio)
+        assert g.details["relation"] in DERIVED and not g.regions
+
+
 def test_a_photo_nearly_a_redrawn_copy_is_not_vouched_for(listing: np.ndarray) -> None:
     # The same re-drawn copy, judged with a bar for copies that nothing reaches: the match
     # confirms the product but, agreeing far more than honest photos do once the drift is
