@@ -1487,6 +1487,13 @@ _BLIND = {"min_inliers": 10_000, "region_min_inliers": 10_000, "deep_hint_inlier
 to align (a soft re-drawing of a plain product) leaves the product search."""
 
 
+def _redrawn_pear(shared_data: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The studio pear and a copy of it enlarged twice and re-drawn (drift of 4 px)."""
+    listing = _grocery(shared_data, "iconic/Anjou.jpg")
+    big = cv2.resize(listing, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    return listing, _redrawn(big, 4.0, 1)
+
+
 def test_a_redrawn_studio_photo_the_features_miss_is_compared_whole_from_the_placement(
     shared_data: Path,
 ) -> None:
@@ -1494,9 +1501,7 @@ def test_a_redrawn_studio_photo_the_features_miss_is_compared_whole_from_the_pla
     # feature alignment, the search places the pear, whose fine detail no longer agrees
     # with the reference's; compared whole from that placement, the frame agrees once the
     # drift is undone.
-    listing = _grocery(shared_data, "iconic/Anjou.jpg")
-    big = cv2.resize(listing, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
-    claim = _redrawn(big, 4.0, 1)
+    listing, claim = _redrawn_pear(shared_data)
     before = _check_with(claim, listing, product_whole_frame=False, **_BLIND)
     assert before.details["relation"] not in DERIVED
     f = _check_with(claim, listing, **_BLIND)
@@ -1535,9 +1540,7 @@ def test_a_loosely_fitted_placement_is_compared_whole_when_the_frame_correlates(
 ) -> None:
     # The re-drawn pear again, with the fit bar raised above any fit: its placement is
     # compared whole only because the frame keeps the studio photo's layout.
-    listing = _grocery(shared_data, "iconic/Anjou.jpg")
-    big = cv2.resize(listing, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
-    claim = _redrawn(big, 4.0, 1)
+    listing, claim = _redrawn_pear(shared_data)
     loose = {**_BLIND, "product_whole_frame_fit": 1.01}
     never = _check_with(claim, listing, product_whole_frame_likeness=1.01, **loose)
     assert never.details["relation"] not in DERIVED
