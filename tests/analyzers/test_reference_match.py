@@ -1578,6 +1578,11 @@ def test_the_frames_likeness_is_high_for_a_copy_and_low_for_a_scene(shared_data:
     # A flat frame has nothing to correlate: zero, not a division by zero.
     flat = np.full((300, 400, 3), 128, np.uint8)
     assert ProductSearch(flat).likeness(listing, np.eye(3)) == 0.0
+    # A grey studio photo is taken as it is.
+    grey = cv2.cvtColor(listing, cv2.COLOR_RGB2GRAY)
+    assert search.likeness(grey, located.homography) == pytest.approx(
+        search.likeness(listing, located.homography), abs=1e-3
+    )
 
 
 def _pasted_product(

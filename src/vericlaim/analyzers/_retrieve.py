@@ -477,7 +477,11 @@ class ProductSearch:
         comparison is worth making."""
         p = self.p
         claim = self.coarse[p : self.coarse.shape[0] - p, p : self.coarse.shape[1] - p]
-        reference = cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        reference = (
+            cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY)
+            if reference_rgb.ndim == 3
+            else reference_rgb
+        ).astype(np.float32)
         to_coarse = np.diag([self.fc, self.fc, 1.0]) @ homography
         # Shrunk first to about its placed size: a warp alone would alias a large photo.
         k = float(np.sqrt(abs(np.linalg.det(to_coarse[:2, :2]))))
