@@ -1707,3 +1707,11 @@ def test_the_product_tests_opened_to_any_placement_survive_degenerate_claims(
     )
     assert f.status == "ok"
     assert f.details["relation"] not in DERIVED
+    # Nothing is placed on these, so the frame likeness is asked directly, for placements
+    # from vanishing to enormous: a finite correlation, never a crash.
+    from vericlaim.analyzers._retrieve import ProductSearch
+
+    search = ProductSearch(claim)
+    for k in (1e-6, 1.0, 1e3):
+        value = search.likeness(listing, np.diag([k, k, 1.0]))
+        assert np.isfinite(value) and -1.0 - 1e-6 <= value <= 1.0 + 1e-6

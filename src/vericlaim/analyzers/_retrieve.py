@@ -432,7 +432,7 @@ class ProductSearch:
             max(min(long_side, aspect * min(h, w)), long_side / 2) if aspect > 0 else long_side
         )
         self.fc = min(1.0, coarse_side / longest)
-        coarse = (shrink(gray, self.fc) if self.fc < 1.0 else gray).astype(np.float32)
+        coarse = self._grey_at(self.fc)
         short = min(coarse.shape)
         self.p = round(overhang * short)
         self.coarse = _padded(coarse, self.p)
@@ -446,9 +446,7 @@ class ProductSearch:
         fs = min(1.0, scout_side / longest)
         self.rs = self.fc / fs
         self.ps = round(self.p / self.rs)
-        self.scout_frame = _padded(
-            (shrink(gray, fs) if fs < 1.0 else gray).astype(np.float32), self.ps
-        )
+        self.scout_frame = _padded(self._grey_at(fs), self.ps)
         self._scout_spectra = _Spectra(self.scout_frame)
         self.ff = min(1.0, fine_side / longest)
         self.pf = round(self.p * self.ff / self.fc)
@@ -459,11 +457,12 @@ class ProductSearch:
         """The frame at the fine scale, padded (made on first use: most templates are
         dropped before it)."""
         if self._fine is None:
-            gray, ff = self.gray, self.ff
-            self._fine = _padded(
-                (shrink(gray, ff) if ff < 1.0 else gray).astype(np.float32), self.pf
-            )
+            self._fine = _padded(self._grey_at(self.ff), self.pf)
         return self._fine
+
+    def _grey_at(self, f: float) -> np.ndarray:
+        """The frame's grey levels at scale ``f`` (at most 1: as they are), as floats."""
+        return shrink(self.gray, f).astype(np.float32)
 
     def likeness(self, reference_rgb: np.ndarray, homography: np.ndarray) -> float:
         """The correlation, across the whole claim frame at the coarse scale, of the claim's
