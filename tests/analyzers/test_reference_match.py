@@ -613,20 +613,21 @@ def test_a_region_of_a_packing_photo_lost_in_a_busy_scene_is_found_by_the_closer
     )
     (plain,) = off.analyze(claim, context)
     assert plain.details["relation"] not in DERIVED
-    # By default the look is taken only when the usual pass saw a few consistent matches;
-    # here it saw none, so the look is skipped: this copy is the price of not spending it
-    # on every honest photo.
+    # Since 1.17.0 the look is taken every time by default. With the bar of 1.16.0 (a few
+    # consistent matches in the usual pass) it is skipped here, as the usual pass saw none,
+    # and the copy is missed.
     looks: list[int] = []
     original = ReferenceMatchAnalyzer._region_look
     monkeypatch.setattr(
         ReferenceMatchAnalyzer,
         "_region_look",
-        lambda self, *a: looks.append(1) or original(self, *a),
+        lambda self, *a, **k: looks.append(1) or original(self, *a, **k),
     )
     (default,) = ReferenceMatchAnalyzer().analyze(claim, context)
-    assert looks == [] and default.details["relation"] not in DERIVED
-    always.analyze(claim, context)
-    assert looks == [1]
+    assert looks == [1] and default.details["located_by"] == "feature_region"
+    gated = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(region_look_hint_inliers=6))
+    (skipped,) = gated.analyze(claim, context)
+    assert looks == [1] and skipped.details["relation"] not in DERIVED
 
 
 def _deep_looks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
@@ -1715,3 +1716,78 @@ def test_the_product_tests_opened_to_any_placement_survive_degenerate_claims(
     for k in (1e-6, 1.0, 1e3):
         value = search.likeness(listing, np.diag([k, k, 1.0]))
         assert np.isfinite(value) and -1.0 - 1e-6 <= value <= 1.0 + 1e-6
+
+
+def test_mirrored_sift_features_are_those_of_the_mirror_image() -> None:
+    from vericlaim.analyzers._align import detect_sift, mirror_sift
+
+    gray = cv2.cvtColor(
+        cv2.GaussianBlur(textured_image(640, 480, seed=5), (0, 0), 1.0), cv2.COLOR_RGB2GRAY
+    )
+    found = detect_sift(gray, n_features=800)
+    mirrored = detect_sift(np.ascontiguousarray(gray[:, ::-1]), n_features=800)
+    turned = mirror_sift(found)
+    assert found.descriptors is not None and mirrored.descriptors is not None
+    assert turned.descriptors is not None
+    # The same points, each described as the mirror image describes it.
+    near = np.linalg.norm(turned.points[:, None] - mirrored.points[None], axis=2)
+    pairs = [(i, int(j)) for i, j in enumerate(near.argmin(axis=1)) if near[i, j] < 0.5]
+    assert len(pairs) >= 50
+    a, b = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    gap = np.linalg.norm(turned.descriptors[a] - mirrored.descriptors[b], axis=1)
+    plain = np.linalg.norm(found.descriptors[a] - mirrored.descriptors[b], axis=1)
+    assert np.median(gap) < 0.15 < 0.5 < np.median(plain)
+    # RootSIFT rows have unit length; ORB features are refused.
+    assert np.allclose(np.linalg.norm(found.descriptors, axis=1), 1.0, atol=1e-3)
+    from vericlaim.analyzers._align import detect_features
+
+    with pytest.raises(ValueError):
+        mirror_sift(detect_features(gray))
+
+
+def test_float_descriptors_are_matched_as_a_brute_force_matcher_does() -> None:
+    from vericlaim.analyzers._align import Features, _ratio_matches
+
+    rng = np.random.default_rng(0)
+    train = rng.random((300, 128)).astype(np.float32)
+    query = np.vstack([train[:40] + 0.01 * rng.random((40, 128)), rng.random((60, 128))])
+    query = query.astype(np.float32)
+    q = Features(rng.random((100, 2)).astype(np.float32), query, (100, 100))
+    t = Features(rng.random((300, 2)).astype(np.float32), train, (100, 100))
+    got_q, got_t = _ratio_matches(q, t, 0.8)
+    expected = [
+        (m.queryIdx, m.trainIdx)
+        for m, n in cv2.BFMatcher(cv2.NORM_L2).knnMatch(query, train, k=2)
+        if m.distance < 0.8 * n.distance
+    ]
+    assert len(expected) >= 40
+    assert np.array_equal(got_q, q.points[[e[0] for e in expected]])
+    assert np.array_equal(got_t, t.points[[e[1] for e in expected]])
+
+
+@pytest.mark.parametrize("seed", [40, 42])
+def test_a_mirrored_region_of_a_packing_photo_is_found_by_the_mirrored_look(seed: int) -> None:
+    # The busy-scene region above, pasted mirrored. The look turns the reference's SIFT
+    # descriptors instead of detecting its mirror image again, and finds it; without the
+    # mirrored look, or with the unmirrored ORB look of 1.16.0, it is missed.
+    packing = _marked(1200, 900, 3, 1500)
+    scene = _marked(1600, 1200, seed, 3000)
+    scene[700:940, 1000:1240] = packing[300:540, 400:640][:, ::-1]
+    claim = load_bytes(encode(scene, quality=85), source="claim.jpg")
+    reference = load_bytes(
+        encode(packing, quality=92), source="packing.jpg", role="packing", media_id="packing.jpg"
+    )
+    context = ClaimContext((claim,), (reference,))
+    (f,) = ReferenceMatchAnalyzer().analyze(claim, context)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "feature_region" and f.details["mirrored"] is True
+    (box,) = f.regions
+    inter_w = min(box.x + box.w, 1240) - max(box.x, 1000)
+    inter_h = min(box.y + box.h, 940) - max(box.y, 700)
+    assert inter_w * inter_h >= 0.8 * 240 * 240 and box.w * box.h <= 2 * 240 * 240
+    for old in (
+        {"region_look_mirrored": False},
+        {"region_detector": "orb", "region_look_hint_inliers": 0, "region_look_mirrored": False},
+    ):
+        (g,) = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(**old)).analyze(claim, context)
+        assert g.details["relation"] not in DERIVED

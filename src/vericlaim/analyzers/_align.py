@@ -3,7 +3,10 @@
 Local binary features (ORB, Rublee et al. 2011) are matched with Lowe's ratio test
 (Lowe 2004) and a robust homography is fitted with MAGSAC++ (Barath et al. 2020). The
 mirror image is tried when the direct match is weak, because mirroring is the cheapest
-disguise of a copied photo.
+disguise of a copied photo. Where a small region must be found in a larger scene, SIFT
+(Lowe 2004) with RootSIFT descriptors (Arandjelovic & Zisserman 2012) holds on to weak,
+soft texture that ORB loses; its mirror image comes from permuting the descriptors
+(:func:`mirror_sift`) rather than from a second detection.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ __all__ = [
     "align",
     "align_repeated",
     "detect_features",
+    "detect_sift",
     "ecc_refine",
+    "mirror_sift",
     "residual_shift",
     "shrink",
     "to_gray",
@@ -103,10 +108,72 @@ def detect_features(gray: np.ndarray, *, n_features: int = 1200) -> Features:
     return Features(points, descriptors, gray.shape[:2])
 
 
+_SIFT_MIRROR = np.arange(128).reshape(4, 4, 8)[::-1][..., (-np.arange(8)) % 8].reshape(-1).copy()
+"""The permutation of a SIFT descriptor's 128 bins that gives the descriptor of the same
+point in the mirror image. In the keypoint's own frame (turned to its dominant orientation),
+a left-right mirror of the photo is a reflection across that orientation's axis: the 4 x 4
+grid of cells is read with its rows reversed and each cell's 8 orientation bins negated."""
+
+
+def detect_sift(gray: np.ndarray, *, n_features: int = 2000, contrast: float = 0.03) -> Features:
+    """SIFT keypoints with RootSIFT descriptors (unit-length float32 rows).
+
+    ``contrast`` is SIFT's contrast threshold; below the default 0.04 so that the soft,
+    recompressed texture of an uploaded photo (wood grain, carpet) still yields points.
+    """
+    if min(gray.shape[:2]) < 32:
+        return Features(np.zeros((0, 2), np.float32), None, gray.shape[:2])
+    sift = cv2.SIFT_create(nfeatures=n_features, contrastThreshold=contrast)  # type: ignore[attr-defined]
+    keypoints, descriptors = sift.detectAndCompute(gray, None)
+    points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    if descriptors is None or len(descriptors) == 0:
+        return Features(points[:0], None, gray.shape[:2])
+    d = descriptors / (np.abs(descriptors).sum(axis=1, keepdims=True) + 1e-7)
+    return Features(points, np.sqrt(d).astype(np.float32), gray.shape[:2])
+
+
+def mirror_sift(features: Features) -> Features:
+    """The features of :func:`detect_sift` as found on the mirror image of their photo (points
+    at x' = w - 1 - x), without detecting again. Mirroring keeps SIFT's keypoints (its
+    scale space is symmetric) and turns their descriptors by :data:`_SIFT_MIRROR`."""
+    if features.descriptors is None or features.descriptors.dtype == np.uint8:
+        raise ValueError("mirror_sift takes SIFT features")
+    points = features.points.copy()
+    points[:, 0] = (features.shape[1] - 1) - points[:, 0]
+    return Features(points, features.descriptors[:, _SIFT_MIRROR], features.shape)
+
+
+def _nearest_two(query: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each float query row's nearest and second-nearest train row (Euclidean): indices and
+    distances. One matrix product per block of rows, far cheaper than a brute-force
+    matcher at these sizes."""
+    t_sq = np.einsum("ij,ij->i", train, train)
+    first_i, first_d, second_d = [], [], []
+    for start in range(0, len(query), 1024):
+        q = query[start : start + 1024]
+        d2 = np.einsum("ij,ij->i", q, q)[:, None] + t_sq[None, :] - 2.0 * (q @ train.T)
+        rows = np.arange(len(q))
+        best = d2.argmin(axis=1)
+        first = d2[rows, best]
+        d2[rows, best] = np.inf
+        first_i.append(best)
+        first_d.append(first)
+        second_d.append(d2.min(axis=1))
+
+    def joined(parts: list[np.ndarray]) -> np.ndarray:
+        return np.sqrt(np.maximum(np.concatenate(parts), 0.0))
+
+    return np.concatenate(first_i), joined(first_d), joined(second_d)
+
+
 def _ratio_matches(query: Features, train: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
     if query.count < 2 or train.count < 2:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
     assert query.descriptors is not None and train.descriptors is not None
+    if query.descriptors.dtype != np.uint8:
+        best, first, second = _nearest_two(query.descriptors, train.descriptors)
+        keep = np.flatnonzero(first < ratio * second)
+        return query.points[keep], train.points[best[keep]]
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     pairs = matcher.knnMatch(query.descriptors, train.descriptors, k=2)
     q_idx, t_idx = [], []
@@ -247,6 +314,8 @@ def align_repeated(
     if claim.count < 2 or reference.count < 2:
         return None
     assert claim.descriptors is not None and reference.descriptors is not None
+    if claim.descriptors.dtype != np.uint8 or reference.descriptors.dtype != np.uint8:
+        raise ValueError("align_repeated takes binary (ORB) features")
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     q_idx, t_idx = [], []
     for candidates in matcher.knnMatch(claim.descriptors, reference.descriptors, k=nearest):

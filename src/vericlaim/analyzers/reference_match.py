@@ -23,7 +23,9 @@ from vericlaim.analyzers._align import (
     align,
     align_repeated,
     detect_features,
+    detect_sift,
     ecc_refine,
+    mirror_sift,
     refine,
     residual_shift,
     shrink,
@@ -168,23 +170,40 @@ class ReferenceMatchConfig(AnalyzerConfig):
     region_min_inliers: int = 8
     """Inliers from which a feature alignment's region is verified (fewer than
     ``min_inliers``: such an alignment only ever leads to this verification)."""
-    region_features: int = 2000
-    region_feature_area: int = 300_000
+    region_features: int = 1500
+    region_feature_area: int = 200_000
     """A closer look for the region check, when nothing derived was found: features at this
     count and area (0 features turns it off) on the claim and on reference photos that are
     scenes. A region cut from a scene photo and pasted into another scene fills a small part
     of the claim; at the usual count the new scene's texture takes nearly all of the
-    features."""
-    region_look_hint_inliers: int = 6
+    features. (2,000 at 300,000 pixels with ORB features before 1.17.0; SIFT's first octave
+    works at twice the size it is given.)"""
+    region_orb_features: int = 2000
+    region_orb_area: int = 300_000
+    """ORB features of the look, when ``region_detector`` is ``orb``, and of the repeated
+    structure alignment (``region_look_repeated``), which needs binary descriptors."""
+    region_detector: str = "sift"
+    """The look's features: ``sift`` (RootSIFT, since 1.17.0) or ``orb`` (before). On the
+    benchmark's partial copies of camera photos (seed 1), SIFT features at the look's size
+    aligned the copied region for 15 of 23 claims, ORB features at 300,000 pixels for 11;
+    soft texture (wood grain, carpet, a blurred label) holds SIFT's blobs, not ORB's
+    corners."""
+    region_look_hint_inliers: int = 0
     """The closer look is taken only when some alignment of the usual pass (mirrored
-    included) had at least this many inliers (0: always). A pasted region nearly always
-    leaves a few consistent matches at the usual count; an unrelated scene leaves none or
-    chance ones (4-5). On 500 benchmark partial copies (seeds 1-4 and 7) this gave up 6 of
-    the copies the look finds (each had left no consistent match at all), and skipped the
-    look for nearly all honest claims, which it had slowed by about 50 ms each."""
-    region_look_mirrored: bool = False
-    """Also look for mirrored regions: doubles the look's matching cost (two 2,000 x 2,000
-    descriptor matchings per pair) for 1 more partial copy of 400 on the benchmark."""
+    included) had at least this many inliers (0: always, the default since 1.17.0). Up to
+    1.16.0 the bar was 6: a copied region often leaves a few consistent matches at the usual
+    count, but of the 17 partial copies of camera photos that 1.16.0 missed on seed 1, 13
+    had left none. Looking every time costs about 70 ms more per claim checked against a
+    scene photo (tile photos, seed 1: median 41 to 114 ms a claim); a deployment short of
+    CPU can set 6 again."""
+    region_orb_hint_inliers: int = 6
+    """With SIFT features, the ORB look of 1.16.0 (unmirrored) is taken as well when some
+    alignment of the usual pass had at least this many inliers (0: never). Its candidates
+    join the SIFT look's, so no region that version found is given up."""
+    region_look_mirrored: bool = True
+    """Also look for mirrored regions (on since 1.17.0). With SIFT the mirror image's features
+    are the same keypoints with their descriptors turned (:func:`mirror_sift`): it costs a
+    second matching, not a second detection."""
     copied_frame_box_below: float = 0.8
     """A verbatim or filtered copy whose reference covers less than this share of the
     claim photo (a copy inside a screenshot, or pasted into another scene) is boxed where
@@ -204,7 +223,8 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """At most this many (claim frame, scene reference frame) pairs, most alike in colour
     first, get the closer look."""
     region_candidates: int = 3
-    """At most this many aligned regions, most inliers first, are verified."""
+    """At most this many aligned regions, most inliers first, are verified; the SIFT look's
+    regions are counted apart, after the others (up to twice this many in all)."""
     region_misregistration: float = 0.2
     """Largest mean residual shift (comparison pixels) of a copied scene region."""
     region_gain_spread: float = 0.04
@@ -1097,6 +1117,24 @@ def _cached_features(
     return FEATURES.get(key, compute)
 
 
+def _cached_sift(
+    evidence: Evidence, index: int, mirrored: bool, area: int, count: int
+) -> tuple[Features, float]:
+    """SIFT features of one frame at ``area`` pixels, cached by content; the mirrored set is
+    the unmirrored one's descriptors turned (:func:`mirror_sift`), not a second detection."""
+    pixels = evidence.frames[index].pixels
+    key = (evidence.sha256, index, mirrored, pixels.shape, area, count, "sift")
+
+    def compute() -> tuple[Features, float]:
+        if mirrored:
+            features, f = _cached_sift(evidence, index, False, area, count)
+            return mirror_sift(features), f
+        gray, f = to_gray(pixels, area)
+        return detect_sift(gray, n_features=count), f
+
+    return FEATURES.get(key, compute)
+
+
 def _colour_likeness(a: np.ndarray, b: np.ndarray) -> float:
     """Correlation of coarse hue-saturation histograms: a cheap way to try the likeliest
     reference first. It only orders the search; it never decides anything."""
@@ -1146,7 +1184,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.16.0"
+    version = "1.17.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -1188,21 +1226,34 @@ class ReferenceMatchAnalyzer(Analyzer):
             deeper = self._search(media, pairs, deep=True, regions=regions)
             if deeper.strength > best.strength:
                 best = deeper
-        if (
-            cfg.region_search
-            and cfg.region_features > 0
-            and best.relation not in DERIVED
-            and seen.get("inliers", 0) >= cfg.region_look_hint_inliers
-        ):
-            self._region_look(media, pairs, regions)
+        # The SIFT look's regions are verified after the others, which keep the order and
+        # the number of candidates they had before it existed.
+        looked: list[tuple] = []
+        if cfg.region_search and cfg.region_features > 0 and best.relation not in DERIVED:
+            hint = seen.get("inliers", 0)
+            sift = cfg.region_detector == "sift"
+            if hint >= cfg.region_look_hint_inliers:
+                self._region_look(
+                    media,
+                    pairs,
+                    looked if sift else regions,
+                    sift=sift,
+                    mirrored=cfg.region_look_mirrored,
+                )
+            if sift and cfg.region_orb_hint_inliers > 0 and hint >= cfg.region_orb_hint_inliers:
+                # The ORB look of 1.16.0 as well, where the usual pass left a hint: corners
+                # hold where blobs do not (sharp print, small marks), and a claim rarely
+                # opens this gate unless something of the reference is in it.
+                self._region_look(media, pairs, regions, sift=False, mirrored=False)
         if best.relation in ("verbatim_copy", "local_edit", "global_filter", "regenerated_copy"):
             pasted = self._background_replaced(best)
             if pasted is not None:
                 best = pasted
-        if cfg.region_search and best.relation not in DERIVED and regions:
-            pasted = self._region_check(media, regions)
-            if pasted is not None:
-                best = pasted
+        for candidates in (regions, looked):
+            if cfg.region_search and best.relation not in DERIVED and candidates:
+                pasted = self._region_check(media, candidates)
+                if pasted is not None:
+                    best = pasted
         if cfg.product_search and best.relation not in DERIVED:
             # Also when features vouched for the photo as independent: a product pasted with
             # seamless (Poisson) cloning aligns by its own features, yet the smooth colour
@@ -1213,9 +1264,12 @@ class ReferenceMatchAnalyzer(Analyzer):
                 best = pasted
         return [self._finding(media, best)]
 
-    def _region_look(self, media: Evidence, pairs: list, regions: list[tuple]) -> None:
+    def _region_look(
+        self, media: Evidence, pairs: list, regions: list[tuple], *, sift: bool, mirrored: bool
+    ) -> None:
         """Align many more features of the claim with reference photos that are scenes, and
-        add every alignment strong enough for the region check to ``regions``."""
+        add every alignment strong enough for the region check to ``regions``: SIFT or ORB
+        features (``sift``), the mirror image too when ``mirrored``."""
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
         area, count = cfg.region_feature_area, cfg.region_features
         scenes = [
@@ -1223,10 +1277,14 @@ class ReferenceMatchAnalyzer(Analyzer):
             for ci, reference, ri in pairs
             if self._template(reference, reference.frames[ri]) is None
         ]
+        detect = _cached_sift if sift else _cached_features
+        if not sift:
+            area, count = cfg.region_orb_area, cfg.region_orb_features
+        sides = (False, True) if mirrored else (False,)
         for ci, reference, ri in scenes[: cfg.region_look_pairs]:
-            claim_feats, fc = _cached_features(media, ci, False, area, count)
-            for mirrored in (False, True) if cfg.region_look_mirrored else (False,):
-                ref_feats, fr = _cached_features(reference, ri, mirrored, area, count)
+            claim_feats, fc = detect(media, ci, False, area, count)
+            for mirrored in sides:
+                ref_feats, fr = detect(reference, ri, mirrored, area, count)
                 width = ref_feats.shape[1] if mirrored else None
                 alignment = align(
                     claim_feats, ref_feats, min_inliers=cfg.region_min_inliers, mirrored_width=width
@@ -1237,14 +1295,18 @@ class ReferenceMatchAnalyzer(Analyzer):
                     # Repeated structure (a braid, a weave) defeats the ratio test: its
                     # candidates are judged by a similarity's consistency instead. Both
                     # alignments go to the region check, which verifies each on its pixels.
+                    # Binary features: their Hamming distances bound the candidates.
+                    orb = (cfg.region_orb_area, cfg.region_orb_features)
+                    orb_claim, fc_orb = _cached_features(media, ci, False, *orb)
+                    orb_ref, fr_orb = _cached_features(reference, ri, mirrored, *orb)
                     repeated = align_repeated(
-                        claim_feats,
-                        ref_feats,
+                        orb_claim,
+                        orb_ref,
                         min_inliers=cfg.region_min_inliers,
                         mirrored_width=width,
                     )
                     if repeated is not None:
-                        regions.append((ci, reference, ri, repeated, fc, fr))
+                        regions.append((ci, reference, ri, repeated, fc_orb, fr_orb))
 
     def _template(self, evidence: Evidence, frame: Frame) -> ProductTemplate | None:
         """The product of a studio photo (one of ``evidence``'s frames), cached."""
