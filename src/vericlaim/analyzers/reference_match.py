@@ -194,7 +194,7 @@ class ReferenceMatchConfig(AnalyzerConfig):
     1.16.0 the bar was 6: a copied region often leaves a few consistent matches at the usual
     count, but of the 17 partial copies of camera photos that 1.16.0 missed on seed 1, 13
     had left none. Looking every time costs about 70 ms more per claim checked against a
-    scene photo (tile photos, seed 1: median 41 to 114 ms a claim); a deployment short of
+    scene photo (tile photos, seed 1: median 41 to 116 ms a claim); a deployment short of
     CPU can set 6 again."""
     region_orb_hint_inliers: int = 6
     """With SIFT features, the ORB look of 1.16.0 (unmirrored) is taken as well when some
@@ -1239,12 +1239,13 @@ class ReferenceMatchAnalyzer(Analyzer):
                     looked if sift else regions,
                     sift=sift,
                     mirrored=cfg.region_look_mirrored,
+                    repeated=cfg.region_look_repeated,
                 )
             if sift and cfg.region_orb_hint_inliers > 0 and hint >= cfg.region_orb_hint_inliers:
                 # The ORB look of 1.16.0 as well, where the usual pass left a hint: corners
                 # hold where blobs do not (sharp print, small marks), and a claim rarely
                 # opens this gate unless something of the reference is in it.
-                self._region_look(media, pairs, regions, sift=False, mirrored=False)
+                self._region_look(media, pairs, regions, sift=False, mirrored=False, repeated=False)
         if best.relation in ("verbatim_copy", "local_edit", "global_filter", "regenerated_copy"):
             pasted = self._background_replaced(best)
             if pasted is not None:
@@ -1265,11 +1266,19 @@ class ReferenceMatchAnalyzer(Analyzer):
         return [self._finding(media, best)]
 
     def _region_look(
-        self, media: Evidence, pairs: list, regions: list[tuple], *, sift: bool, mirrored: bool
+        self,
+        media: Evidence,
+        pairs: list,
+        regions: list[tuple],
+        *,
+        sift: bool,
+        mirrored: bool,
+        repeated: bool,
     ) -> None:
         """Align many more features of the claim with reference photos that are scenes, and
         add every alignment strong enough for the region check to ``regions``: SIFT or ORB
-        features (``sift``), the mirror image too when ``mirrored``."""
+        features (``sift``), the mirror image too when ``mirrored``, and the repeated
+        structure alignment when ``repeated``."""
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
         area, count = cfg.region_feature_area, cfg.region_features
         scenes = [
@@ -1283,30 +1292,30 @@ class ReferenceMatchAnalyzer(Analyzer):
         sides = (False, True) if mirrored else (False,)
         for ci, reference, ri in scenes[: cfg.region_look_pairs]:
             claim_feats, fc = detect(media, ci, False, area, count)
-            for mirrored in sides:
-                ref_feats, fr = detect(reference, ri, mirrored, area, count)
-                width = ref_feats.shape[1] if mirrored else None
+            for flip in sides:
+                ref_feats, fr = detect(reference, ri, flip, area, count)
+                width = ref_feats.shape[1] if flip else None
                 alignment = align(
                     claim_feats, ref_feats, min_inliers=cfg.region_min_inliers, mirrored_width=width
                 )
                 if alignment is not None:
                     regions.append((ci, reference, ri, alignment, fc, fr))
-                if cfg.region_look_repeated:
+                if repeated:
                     # Repeated structure (a braid, a weave) defeats the ratio test: its
                     # candidates are judged by a similarity's consistency instead. Both
                     # alignments go to the region check, which verifies each on its pixels.
                     # Binary features: their Hamming distances bound the candidates.
                     orb = (cfg.region_orb_area, cfg.region_orb_features)
                     orb_claim, fc_orb = _cached_features(media, ci, False, *orb)
-                    orb_ref, fr_orb = _cached_features(reference, ri, mirrored, *orb)
-                    repeated = align_repeated(
+                    orb_ref, fr_orb = _cached_features(reference, ri, flip, *orb)
+                    similar = align_repeated(
                         orb_claim,
                         orb_ref,
                         min_inliers=cfg.region_min_inliers,
                         mirrored_width=width,
                     )
-                    if repeated is not None:
-                        regions.append((ci, reference, ri, repeated, fc_orb, fr_orb))
+                    if similar is not None:
+                        regions.append((ci, reference, ri, similar, fc_orb, fr_orb))
 
     def _template(self, evidence: Evidence, frame: Frame) -> ProductTemplate | None:
         """The product of a studio photo (one of ``evidence``'s frames), cached."""
