@@ -1791,3 +1791,25 @@ def test_a_mirrored_region_of_a_packing_photo_is_found_by_the_mirrored_look(seed
     ):
         (g,) = ReferenceMatchAnalyzer(ReferenceMatchAnalyzer.Config(**old)).analyze(claim, context)
         assert g.details["relation"] not in DERIVED
+
+
+def test_a_convex_region_is_grown_exactly_as_opencv_dilates_it() -> None:
+    from vericlaim.analyzers.reference_match import dilate_convex
+
+    rng = np.random.default_rng(7)
+    for _ in range(120):
+        h, w = int(rng.integers(8, 240)), int(rng.integers(8, 300))
+        n = int(rng.integers(3, 20))
+        points = np.stack([rng.uniform(-0.2 * w, 1.2 * w, n), rng.uniform(-0.2 * h, 1.2 * h, n)], 1)
+        if rng.random() < 0.3:  # a sliver, a row or two high
+            points[:, 1] = points[:, 1] * 0.02 + rng.uniform(0, h)
+        if rng.random() < 0.2:  # a speck
+            points = points * 0.05 + rng.uniform([0, 0], [w, h])
+        hull = cv2.convexHull(points.astype(np.float32).reshape(-1, 1, 2))
+        mask = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1)
+        k = int(rng.integers(1, 120)) | 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        assert np.array_equal(dilate_convex(mask, kernel), cv2.dilate(mask, kernel))
+    empty = np.zeros((30, 40), np.uint8)
+    assert not dilate_convex(empty, np.ones((5, 5), np.uint8)).any()

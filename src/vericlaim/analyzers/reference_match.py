@@ -1060,7 +1060,41 @@ def inlier_region(
     mask = np.zeros(shape[:2], np.uint8)
     cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1)
     k = max(3, round(margin * np.sqrt(area))) | 1
-    return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return dilate_convex(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+
+
+def dilate_convex(mask: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``cv2.dilate(mask, kernel)`` for a filled convex polygon (0/1 uint8) and a kernel
+    whose rows are runs (an ellipse), computed row by row: each row of a convex polygon is
+    one run, touching the runs of the rows next to it, so each row of the result is the
+    single run from the leftmost to the rightmost end of the shifted, widened runs. The
+    same pixels as ``cv2.dilate``; with a large kernel it costs a few milliseconds where
+    ``cv2.dilate`` costs tens to hundreds on a full-size photo."""
+    h, w = mask.shape
+    filled = mask.any(axis=1)
+    if not filled.any():
+        return mask.copy()
+    inf = np.iinfo(np.int32).max // 2
+    left = np.where(filled, mask.argmax(axis=1), inf).astype(np.int64)
+    right = np.where(filled, w - 1 - mask[:, ::-1].argmax(axis=1), -inf).astype(np.int64)
+    cy, cx = kernel.shape[0] // 2, kernel.shape[1] // 2
+    lo = np.full(h, inf, np.int64)
+    hi = np.full(h, -inf, np.int64)
+    for i in range(kernel.shape[0]):
+        cols = np.flatnonzero(kernel[i])
+        if len(cols) == 0:
+            continue
+        a, b = int(cols[0]) - cx, int(cols[-1]) - cx
+        d = i - cy  # row y of the result takes source row y + d
+        if abs(d) >= h:
+            continue
+        src = slice(max(0, d), min(h, h + d))
+        dst = slice(max(0, -d), min(h, h - d))
+        np.minimum(lo[dst], left[src] - b, out=lo[dst])
+        np.maximum(hi[dst], right[src] - a, out=hi[dst])
+    lo, hi = np.clip(lo, 0, w), np.clip(hi, -1, w - 1)
+    x = np.arange(w)
+    return ((x[None, :] >= lo[:, None]) & (x[None, :] <= hi[:, None])).astype(np.uint8)
 
 
 class FeatureCache:
