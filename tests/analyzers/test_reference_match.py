@@ -1813,3 +1813,25 @@ def test_a_convex_region_is_grown_exactly_as_opencv_dilates_it() -> None:
         assert np.array_equal(dilate_convex(mask, kernel), cv2.dilate(mask, kernel))
     empty = np.zeros((30, 40), np.uint8)
     assert not dilate_convex(empty, np.ones((5, 5), np.uint8)).any()
+
+
+def test_a_plain_packing_photo_gives_the_look_nothing_to_match() -> None:
+    # A blank or burnt-out packing photo has no SIFT features, mirrored or not: the look
+    # finds nothing and the photo is no match, without an error.
+    flat = np.full((600, 800, 3), 128, np.uint8)
+    claim = load_bytes(encode(textured_image(800, 600, seed=1), quality=85), source="claim.jpg")
+    reference = load_bytes(
+        encode(flat, quality=90), source="flat.jpg", role="packing", media_id="flat.jpg"
+    )
+    (f,) = ReferenceMatchAnalyzer().analyze(claim, ClaimContext((claim,), (reference,)))
+    assert f.status == "ok" and f.details["relation"] not in DERIVED
+    # And the other way round: a plain claim photo against a scene.
+    plain = load_bytes(encode(flat, quality=90), source="plain.jpg")
+    scene = load_bytes(
+        encode(textured_image(800, 600, seed=2), quality=90),
+        source="packing.jpg",
+        role="packing",
+        media_id="packing.jpg",
+    )
+    (g,) = ReferenceMatchAnalyzer().analyze(plain, ClaimContext((plain,), (scene,)))
+    assert g.status == "ok" and g.details["relation"] not in DERIVED

@@ -136,7 +136,9 @@ def mirror_sift(features: Features) -> Features:
     """The features of :func:`detect_sift` as found on the mirror image of their photo (points
     at x' = w - 1 - x), without detecting again. Mirroring keeps SIFT's keypoints (its
     scale space is symmetric) and turns their descriptors by :data:`_SIFT_MIRROR`."""
-    if features.descriptors is None or features.descriptors.dtype == np.uint8:
+    if features.descriptors is None:
+        return features  # nothing found (a plain photo): nothing to turn
+    if features.descriptors.dtype == np.uint8:
         raise ValueError("mirror_sift takes SIFT features")
     points = features.points.copy()
     points[:, 0] = (features.shape[1] - 1) - points[:, 0]
