@@ -1136,35 +1136,24 @@ FEATURES = FeatureCache()
 
 
 def _cached_features(
-    evidence: Evidence, index: int, mirrored: bool, area: int, count: int
+    evidence: Evidence, index: int, mirrored: bool, area: int, count: int, *, sift: bool = False
 ) -> tuple[Features, float]:
-    """ORB features of one frame at ``area`` pixels (mirrored when asked), cached by content."""
+    """ORB (or, with ``sift``, SIFT) features of one frame at ``area`` pixels, mirrored when
+    asked, cached by content. Mirrored SIFT features are the unmirrored ones with their
+    descriptors turned (:func:`mirror_sift`), not a second detection."""
     pixels = evidence.frames[index].pixels
-    key = (evidence.sha256, index, mirrored, pixels.shape, area, count)
+    key = (evidence.sha256, index, mirrored, pixels.shape, area, count, sift)
 
     def compute() -> tuple[Features, float]:
+        if sift and mirrored:
+            features, f = _cached_features(evidence, index, False, area, count, sift=True)
+            return mirror_sift(features), f
         gray, f = to_gray(pixels, area)
+        if sift:
+            return detect_sift(gray, n_features=count), f
         if mirrored:
             gray = np.ascontiguousarray(gray[:, ::-1])
         return detect_features(gray, n_features=count), f
-
-    return FEATURES.get(key, compute)
-
-
-def _cached_sift(
-    evidence: Evidence, index: int, mirrored: bool, area: int, count: int
-) -> tuple[Features, float]:
-    """SIFT features of one frame at ``area`` pixels, cached by content; the mirrored set is
-    the unmirrored one's descriptors turned (:func:`mirror_sift`), not a second detection."""
-    pixels = evidence.frames[index].pixels
-    key = (evidence.sha256, index, mirrored, pixels.shape, area, count, "sift")
-
-    def compute() -> tuple[Features, float]:
-        if mirrored:
-            features, f = _cached_sift(evidence, index, False, area, count)
-            return mirror_sift(features), f
-        gray, f = to_gray(pixels, area)
-        return detect_sift(gray, n_features=count), f
 
     return FEATURES.get(key, compute)
 
@@ -1314,20 +1303,20 @@ class ReferenceMatchAnalyzer(Analyzer):
         features (``sift``), the mirror image too when ``mirrored``, and the repeated
         structure alignment when ``repeated``."""
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
-        area, count = cfg.region_feature_area, cfg.region_features
+        if sift:
+            area, count = cfg.region_feature_area, cfg.region_features
+        else:
+            area, count = cfg.region_orb_area, cfg.region_orb_features
         scenes = [
             (ci, reference, ri)
             for ci, reference, ri in pairs
             if self._template(reference, reference.frames[ri]) is None
         ]
-        detect = _cached_sift if sift else _cached_features
-        if not sift:
-            area, count = cfg.region_orb_area, cfg.region_orb_features
         sides = (False, True) if mirrored else (False,)
         for ci, reference, ri in scenes[: cfg.region_look_pairs]:
-            claim_feats, fc = detect(media, ci, False, area, count)
+            claim_feats, fc = _cached_features(media, ci, False, area, count, sift=sift)
             for flip in sides:
-                ref_feats, fr = detect(reference, ri, flip, area, count)
+                ref_feats, fr = _cached_features(reference, ri, flip, area, count, sift=sift)
                 width = ref_feats.shape[1] if flip else None
                 alignment = align(
                     claim_feats, ref_feats, min_inliers=cfg.region_min_inliers, mirrored_width=width
