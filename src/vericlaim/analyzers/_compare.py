@@ -24,6 +24,7 @@ __all__ = [
     "grow_copied_region",
     "region_consistency",
     "remove_moire",
+    "tone_departure",
     "warp_reference",
 ]
 
@@ -384,6 +385,33 @@ def compare(
         _residual=residual,
         softness=sigma,
     )
+
+
+def tone_departure(
+    claim: np.ndarray,
+    reference: np.ndarray,
+    valid: np.ndarray,
+    *,
+    delta: float = 10.0,
+    window: int = 9,
+) -> float:
+    """Share of the overlap whose colour departs from the aligned ``reference`` once one
+    global colour map (the fit of :func:`compare`) is taken out: the CIELAB distance of
+    ``window``-pixel means above ``delta``. Both images H x W x 3 uint8 RGB of one size;
+    ``valid`` where the reference covers the claim (its edge, ``window`` wide, is left out).
+
+    A photo re-drawn from the reference keeps its colours and light everywhere but in what
+    was added; another photo of the goods (other light, another background) or another
+    print of one carton template departs over much of the frame."""
+    fitted = np.clip(_fit_colour(reference, claim, valid), 0, 255)
+    inner = cv2.erode(valid.astype(np.uint8), np.ones((window, window), np.uint8)) > 0
+    if not inner.any():
+        return 1.0
+    lab_c = cv2.cvtColor(claim.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    lab_r = cv2.cvtColor(fitted.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    mean_diff = cv2.blur(lab_c - lab_r, (window, window))
+    distance = np.sqrt((mean_diff * mean_diff).sum(axis=2))
+    return float((distance[inner] > delta).mean())
 
 
 def region_consistency(

@@ -87,6 +87,7 @@ def measure_drift(
     *,
     smoothing: float,
     passes: int = 2,
+    normalise: bool = True,
 ) -> Drift | None:
     """The smooth drift that brings ``warped_gray`` (the reference aligned to the claim)
     onto ``claim_gray``, both uint8 of one size, over ``valid`` (where the reference
@@ -94,7 +95,10 @@ def measure_drift(
     that overlap. Coarse to fine: each of ``passes`` measures what the drift so far left,
     the first smoothed twice as wide per remaining pass (a large drift misleads the flow
     where the photos are furthest out of register; undone in broad strokes first, the rest
-    is small). ``None`` when the photos are too small or barely overlap."""
+    is small). ``normalise`` measures the flow on locally contrast-normalised images (a
+    filter or uneven light does not steer it); without it, on the grey images as they are
+    (faint texture, such as the noise a re-drawing makes anew on a plain surface, does not
+    steer it either). ``None`` when the photos are too small or barely overlap."""
     h, w = claim_gray.shape
     if min(h, w) < 48 or valid.mean() < 0.05:
         return None
@@ -103,8 +107,8 @@ def measure_drift(
     # footprint), not the frame's: a copy inside a screenshot fills only part of it.
     ys, xs = np.nonzero(valid)
     extent = float(max(np.ptp(xs), np.ptp(ys))) + 1.0
-    claim = _normalised(claim_gray)
-    reference = _normalised(warped_gray)
+    claim = _normalised(claim_gray) if normalise else claim_gray
+    reference = _normalised(warped_gray) if normalise else warped_gray
     field = np.zeros((h, w, 2), np.float32)
     for i in range(passes):
         flow = _flow(claim, _moved(reference, field) if i else reference)

@@ -39,9 +39,10 @@ from vericlaim.analyzers._compare import (
     grow_copied_region,
     region_consistency,
     remove_moire,
+    tone_departure,
     warp_reference,
 )
-from vericlaim.analyzers._nonrigid import measure_drift, rewarp
+from vericlaim.analyzers._nonrigid import Drift, measure_drift, rewarp
 from vericlaim.analyzers._regions import Box, edit_regions, largest_component, soft_regions
 from vericlaim.analyzers._retrieve import (
     Located,
@@ -335,6 +336,17 @@ class ReferenceMatchConfig(AnalyzerConfig):
     align), honest photos of the product sold reached 0.42 at most and two studio photos
     printed from one carton artwork 0.44; the benchmark's re-drawn copies caught reach
     0.61-0.98."""
+    nonrigid_coarse_agreement: float = 0.65
+    """Where the drift undone as above leaves the frame short of ``nonrigid_agreement``, it
+    is measured once more on the grey images as they are (not contrast-normalised) and the
+    frame, moved by it, is compared at half size: at least this share of its informative
+    blocks (8 at least) must then agree. Above 1: never."""
+    nonrigid_coarse_departure: float = 0.15
+    """And at most this share of the frame may depart in colour from the reference moved by
+    that drift, once one global colour map is taken out (``tone_departure``: CIELAB distance
+    of 9-pixel means above 10). A re-drawing keeps the colours and light of the photo it
+    re-draws everywhere but in what it adds; the comparison at half size alone lets a
+    second print of one carton template through."""
     nonrigid_doubt: float = 0.5
     """Agreement, with the drift undone, from which a photo short of a re-drawn copy is not
     vouched for as independent (``same_product`` with a doubt: neither flagged nor approved).
@@ -371,9 +383,19 @@ class Match:
     """The drift undone before a whole-frame copy's edits were localized, if any."""
 
     @property
+    def tentative(self) -> bool:
+        """A re-drawn copy seen only at half size: the frame's coarse structure and colours
+        agree, its finer structure does not. A wrong alignment of a mirrored or symmetric
+        scene can come that far, so any other derived match of the claim is preferred, and
+        the search goes on to the mirror image."""
+        return self.redrawn is not None and "coarse_agreement" in self.redrawn
+
+    @property
     def strength(self) -> float:
         if self.relation in DERIVED:
-            return 2.0 + (self.comparison.agreement if self.comparison else 0.0)
+            agreement = self.comparison.agreement if self.comparison else 0.0
+            # Above any match that is not derived (at most 1.5), below every other derived one.
+            return 1.6 + 0.3 * agreement if self.tentative else 2.0 + agreement
         if self.alignment is not None:
             return 1.0 + min(self.alignment.inliers, 500) / 1000
         return 0.0
@@ -714,26 +736,47 @@ def _redrawn(
     # agree in under 5 % of its blocks.
     if comparison.footprint < cfg.min_footprint or comparison.informative_blocks < 8:
         return None
-    drift = measure_drift(
-        cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY),
-        cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY),
-        valid,
-        smoothing=cfg.nonrigid_smoothing,
-    )
-    if drift is None or drift.median > cfg.nonrigid_max_drift:
-        return None
-    moved, moved_valid = rewarp(warped, valid, drift.field)
-    again = compare(claim_cmp, moved, moved_valid)
-    if again.informative_blocks < 8 or again.footprint < cfg.min_footprint:
-        return None
-    if again.agreement < cfg.nonrigid_agreement:
-        if again.agreement < cfg.nonrigid_doubt:
+    claim_gray = cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY)
+    warped_gray = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY)
+
+    def undo(normalise: bool) -> tuple[Drift, np.ndarray, np.ndarray, Comparison] | None:
+        drift = measure_drift(
+            claim_gray,
+            warped_gray,
+            valid,
+            smoothing=cfg.nonrigid_smoothing,
+            normalise=normalise,
+        )
+        if drift is None or drift.median > cfg.nonrigid_max_drift:
             return None
-        return {
-            "redrawn_agreement": round(again.agreement, 3),
-            "rigid_agreement": round(comparison.agreement, 3),
-            "drift_median": round(drift.median, 4),
-        }
+        moved, moved_valid = rewarp(warped, valid, drift.field)
+        again = compare(claim_cmp, moved, moved_valid)
+        if again.informative_blocks < 8 or again.footprint < cfg.min_footprint:
+            return None
+        return drift, moved, moved_valid, again
+
+    first = undo(True)
+    coarse_agreement: float | None = None
+    if first is not None and first[3].agreement >= cfg.nonrigid_agreement:
+        drift, _, _, again = first
+    else:
+        second = undo(False) if cfg.nonrigid_coarse_agreement <= 1.0 else None
+        if second is not None:
+            coarse = _half_scale_comparison(claim_cmp, second[1], second[2])
+            if coarse.informative_blocks >= 8 and coarse.agreement >= cfg.nonrigid_coarse_agreement:
+                departure = tone_departure(claim_cmp, second[1], second[2])
+                if departure <= cfg.nonrigid_coarse_departure:
+                    coarse_agreement = coarse.agreement
+        if coarse_agreement is None:
+            if first is None or first[3].agreement < cfg.nonrigid_doubt:
+                return None
+            return {
+                "redrawn_agreement": round(first[3].agreement, 3),
+                "rigid_agreement": round(comparison.agreement, 3),
+                "drift_median": round(first[0].median, 4),
+            }
+        assert second is not None
+        drift, _, _, again = second
     boxes, heat = _localize(
         claim_frame.pixels,
         reference_frame.pixels,
@@ -760,7 +803,28 @@ def _redrawn(
             "rigid_agreement": round(comparison.agreement, 3),
             "drift_median": round(drift.median, 4),
             "drift_largest": round(drift.largest, 4),
+            **(
+                {}
+                if coarse_agreement is None
+                else {
+                    "coarse_agreement": round(coarse_agreement, 3),
+                    "tone_departure": round(departure, 3),
+                }
+            ),
         },
+    )
+
+
+def _half_scale_comparison(claim: np.ndarray, moved: np.ndarray, valid: np.ndarray) -> Comparison:
+    """The whole-frame comparison on both images at half size, where the structure compared
+    has periods of about 2-8 pixels of the comparison size instead of 1-4."""
+    h, w = claim.shape[:2]
+    size = (max(1, w // 2), max(1, h // 2))
+    half_valid = cv2.resize(valid.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    return compare(
+        cv2.resize(claim, size, interpolation=cv2.INTER_AREA),
+        cv2.resize(moved, size, interpolation=cv2.INTER_AREA),
+        half_valid > 0,
     )
 
 
@@ -1207,7 +1271,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.17.0"
+    version = "1.18.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -1734,11 +1798,12 @@ class ReferenceMatchAnalyzer(Analyzer):
                     best = match
                 if (
                     match.relation in DERIVED
+                    and not match.tentative
                     and match.comparison is not None
                     and (match.comparison.agreement >= cfg.early_exit)
                 ):
                     return match
-            if best is not None and best.relation in DERIVED:
+            if best is not None and best.relation in DERIVED and not best.tentative:
                 break
         assert best is not None  # requires={"references"} guarantees at least one
         return best
