@@ -1155,6 +1155,26 @@ def test_the_half_size_comparison_needs_the_references_colours(shared_data: Path
     assert loose.details["regenerated"]["tone_departure"] > 0.15
 
 
+def test_a_redrawn_copy_seen_only_at_half_size_gives_way_to_any_other_derived_match() -> None:
+    from vericlaim.analyzers.reference_match import Match, _open, _replaces
+
+    def match(relation: str, redrawn: dict | None = None, inliers: int = 0) -> Match:
+        alignment = type("A", (), {"inliers": inliers})() if inliers else None
+        return Match(relation, None, None, None, alignment, None, None, redrawn=redrawn)  # type: ignore[arg-type]
+
+    tentative = match("regenerated_copy", {"coarse_agreement": 0.7, "tone_departure": 0.05})
+    firm = match("regenerated_copy", {"rigid_agreement": 0.3})
+    edit = match("local_edit")
+    aligned = match("same_product", inliers=900)
+    assert tentative.tentative and not firm.tentative and not edit.tentative
+    assert aligned.strength < tentative.strength < min(firm.strength, edit.strength)
+    # The looks after the feature search still run after a tentative match, and what they
+    # find replaces it only when it is derived.
+    assert _open(tentative) and _open(aligned) and not _open(edit)
+    assert _replaces(edit, tentative) and not _replaces(aligned, tentative)
+    assert _replaces(aligned, match("no_match"))
+
+
 def test_tone_departure_counts_the_share_recoloured_beyond_one_global_map(
     listing: np.ndarray,
 ) -> None:

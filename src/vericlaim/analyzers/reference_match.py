@@ -1259,6 +1259,17 @@ def _placed_box(match: Match, width: int, height: int) -> tuple[Box, float] | No
     return Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0)), float(area) / (width * height)
 
 
+def _open(best: Match) -> bool:
+    """Whether the later looks (region check, product search) still run after ``best``."""
+    return best.relation not in DERIVED or best.tentative
+
+
+def _replaces(found: Match, best: Match) -> bool:
+    """Whether a later look's ``found`` match takes the place of ``best``: always when
+    ``best`` is not derived, and over a tentative re-drawn copy only when stronger."""
+    return best.relation not in DERIVED or found.strength > best.strength
+
+
 def _clipped(box: Box, width: int, height: int, label: str) -> Region:
     """A region inside the photo: rounding up to full resolution may overshoot the edge."""
     x0, y0 = min(max(box.x, 0), width - 1), min(max(box.y, 0), height - 1)
@@ -1316,7 +1327,9 @@ class ReferenceMatchAnalyzer(Analyzer):
         # The SIFT look's regions are verified after the others, which keep the order and
         # the number of candidates they had before it existed.
         looked: list[tuple] = []
-        if cfg.region_search and cfg.region_features > 0 and best.relation not in DERIVED:
+        # A re-drawn copy seen only at half size leaves the search open: any other derived
+        # match found below replaces it.
+        if cfg.region_search and cfg.region_features > 0 and _open(best):
             hint = seen.get("inliers", 0)
             sift = cfg.region_detector == "sift"
             if hint >= cfg.region_look_hint_inliers:
@@ -1338,17 +1351,17 @@ class ReferenceMatchAnalyzer(Analyzer):
             if pasted is not None:
                 best = pasted
         for candidates in (regions, looked):
-            if cfg.region_search and best.relation not in DERIVED and candidates:
+            if cfg.region_search and _open(best) and candidates:
                 pasted = self._region_check(media, candidates)
-                if pasted is not None:
+                if pasted is not None and _replaces(pasted, best):
                     best = pasted
-        if cfg.product_search and best.relation not in DERIVED:
+        if cfg.product_search and _open(best):
             # Also when features vouched for the photo as independent: a product pasted with
             # seamless (Poisson) cloning aligns by its own features, yet the smooth colour
             # shift and a homography fitted to one small object leave it looking
             # independent; the product search fits and judges the product alone.
             pasted = self._product_search(media, pairs[: cfg.product_search_pairs], regions)
-            if pasted is not None:
+            if pasted is not None and _replaces(pasted, best):
                 best = pasted
         return [self._finding(media, best)]
 
