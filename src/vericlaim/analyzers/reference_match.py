@@ -739,7 +739,8 @@ def _redrawn(
     claim_gray = cv2.cvtColor(claim_cmp, cv2.COLOR_RGB2GRAY)
     warped_gray = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY)
 
-    def undo(normalise: bool) -> tuple[Drift, np.ndarray, np.ndarray, Comparison] | None:
+    def undo(normalise: bool) -> tuple[Drift, np.ndarray, np.ndarray] | None:
+        """The drift, and the reference and its valid mask moved by it."""
         drift = measure_drift(
             claim_gray,
             warped_gray,
@@ -749,34 +750,41 @@ def _redrawn(
         )
         if drift is None or drift.median > cfg.nonrigid_max_drift:
             return None
-        moved, moved_valid = rewarp(warped, valid, drift.field)
+        return (drift, *rewarp(warped, valid, drift.field))
+
+    def judged(moved: np.ndarray, moved_valid: np.ndarray) -> Comparison | None:
         again = compare(claim_cmp, moved, moved_valid)
         if again.informative_blocks < 8 or again.footprint < cfg.min_footprint:
             return None
-        return drift, moved, moved_valid, again
+        return again
 
-    first = undo(True)
+    first_moved = undo(True)
+    first = judged(*first_moved[1:]) if first_moved is not None else None
     coarse_agreement: float | None = None
-    if first is not None and first[3].agreement >= cfg.nonrigid_agreement:
-        drift, _, _, again = first
+    if first_moved is not None and first is not None and first.agreement >= cfg.nonrigid_agreement:
+        drift, again = first_moved[0], first
     else:
+        # The second look: the half-size comparison and the colours first, the full-size
+        # comparison (for the edits' boxes) only for a frame that passes them.
         second = undo(False) if cfg.nonrigid_coarse_agreement <= 1.0 else None
+        second_judged: Comparison | None = None
         if second is not None:
             coarse = _half_scale_comparison(claim_cmp, second[1], second[2])
             if coarse.informative_blocks >= 8 and coarse.agreement >= cfg.nonrigid_coarse_agreement:
                 departure = tone_departure(claim_cmp, second[1], second[2])
                 if departure <= cfg.nonrigid_coarse_departure:
-                    coarse_agreement = coarse.agreement
-        if coarse_agreement is None:
-            if first is None or first[3].agreement < cfg.nonrigid_doubt:
+                    second_judged = judged(second[1], second[2])
+                    if second_judged is not None:
+                        coarse_agreement = coarse.agreement
+        if second is None or second_judged is None or coarse_agreement is None:
+            if first_moved is None or first is None or first.agreement < cfg.nonrigid_doubt:
                 return None
             return {
-                "redrawn_agreement": round(first[3].agreement, 3),
+                "redrawn_agreement": round(first.agreement, 3),
                 "rigid_agreement": round(comparison.agreement, 3),
-                "drift_median": round(first[0].median, 4),
+                "drift_median": round(first_moved[0].median, 4),
             }
-        assert second is not None
-        drift, _, _, again = second
+        drift, again = second[0], second_judged
     boxes, heat = _localize(
         claim_frame.pixels,
         reference_frame.pixels,
