@@ -758,25 +758,37 @@ def _redrawn(
             return None
         return again
 
+    def second_look() -> tuple[Drift, Comparison, dict[str, float]] | None:
+        """The drift measured on the grey images as they are; the half-size comparison and
+        the colours first, the full-size comparison (for the edits' boxes) only for a frame
+        that passes them."""
+        second = undo(False)
+        if second is None:
+            return None
+        drift, moved, moved_valid = second
+        half = _half_scale_comparison(claim_cmp, moved, moved_valid)
+        if half.informative_blocks < 8 or half.agreement < cfg.nonrigid_coarse_agreement:
+            return None
+        departure = tone_departure(claim_cmp, moved, moved_valid)
+        if departure > cfg.nonrigid_coarse_departure:
+            return None
+        again = judged(moved, moved_valid)
+        if again is None:
+            return None
+        measured = {
+            "coarse_agreement": round(half.agreement, 3),
+            "tone_departure": round(departure, 3),
+        }
+        return drift, again, measured
+
     first_moved = undo(True)
-    first = judged(*first_moved[1:]) if first_moved is not None else None
-    coarse_agreement: float | None = None
+    first = None if first_moved is None else judged(first_moved[1], first_moved[2])
+    coarse: dict[str, float] = {}
     if first_moved is not None and first is not None and first.agreement >= cfg.nonrigid_agreement:
         drift, again = first_moved[0], first
     else:
-        # The second look: the half-size comparison and the colours first, the full-size
-        # comparison (for the edits' boxes) only for a frame that passes them.
-        second = undo(False) if cfg.nonrigid_coarse_agreement <= 1.0 else None
-        second_judged: Comparison | None = None
-        if second is not None:
-            coarse = _half_scale_comparison(claim_cmp, second[1], second[2])
-            if coarse.informative_blocks >= 8 and coarse.agreement >= cfg.nonrigid_coarse_agreement:
-                departure = tone_departure(claim_cmp, second[1], second[2])
-                if departure <= cfg.nonrigid_coarse_departure:
-                    second_judged = judged(second[1], second[2])
-                    if second_judged is not None:
-                        coarse_agreement = coarse.agreement
-        if second is None or second_judged is None or coarse_agreement is None:
+        looked = second_look() if cfg.nonrigid_coarse_agreement <= 1.0 else None
+        if looked is None:
             if first_moved is None or first is None or first.agreement < cfg.nonrigid_doubt:
                 return None
             return {
@@ -784,7 +796,7 @@ def _redrawn(
                 "rigid_agreement": round(comparison.agreement, 3),
                 "drift_median": round(first_moved[0].median, 4),
             }
-        drift, again = second[0], second_judged
+        drift, again, coarse = looked
     boxes, heat = _localize(
         claim_frame.pixels,
         reference_frame.pixels,
@@ -811,14 +823,7 @@ def _redrawn(
             "rigid_agreement": round(comparison.agreement, 3),
             "drift_median": round(drift.median, 4),
             "drift_largest": round(drift.largest, 4),
-            **(
-                {}
-                if coarse_agreement is None
-                else {
-                    "coarse_agreement": round(coarse_agreement, 3),
-                    "tone_departure": round(departure, 3),
-                }
-            ),
+            **coarse,
         },
     )
 
