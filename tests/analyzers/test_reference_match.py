@@ -168,6 +168,40 @@ def test_a_faint_broad_stain_is_still_localized(listing: np.ndarray) -> None:
     assert sum(r.w * r.h for r in f.regions) < 0.2 * 1000 * 750
 
 
+def _small_studio_photo(seed: int) -> np.ndarray:
+    """A 200 px studio photo of a carton: printed texture, a pale sky band across the top of
+    its face, and three small, saturated yellow marks on it (a sun, a logo's dots)."""
+    rng = np.random.default_rng(seed)
+    img = np.full((200, 200, 3), 246, np.float32)
+    img[20:180, 50:150] = textured_image(100, 160, seed=seed).astype(np.float32) * 0.5 + 100
+    img[20:60, 50:150] = [200, 215, 235]
+    for _ in range(3):
+        x, y = int(rng.integers(60, 140)), int(rng.integers(28, 52))
+        cv2.circle(img, (x, y), int(rng.integers(3, 6)), (250, 205, 20), -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_saturated_marks_faded_by_jpeg_chroma_are_not_edits(seed: int) -> None:
+    # A small listing photo enlarged 7.7 times and saved at quality 73 with 4:2:0 chroma:
+    # JPEG's coarse chroma fades the small yellow marks in the blue channel, a residual of
+    # up to 70 grey levels where luma hardly changes. Measured against the contrast of the
+    # channel where it arises, it is resampling residue, not an edit.
+    listing = _small_studio_photo(seed)
+    reference = encode(listing, quality=90, subsampling=2)
+    enlarged = cv2.resize(listing, None, fx=7.7, fy=7.7, interpolation=cv2.INTER_CUBIC)
+    f = _check(encode(enlarged, quality=73, subsampling=2), reference)
+    assert f.reason_code == "reference_match.verbatim_copy" and not f.regions
+    # A crack drawn across the printed face of the same copy is still boxed.
+    cracked = enlarged.copy()
+    points = np.array([[500, 800], [560, 870], [610, 850], [680, 930], [760, 980]], np.int32)
+    cv2.polylines(cracked, [points], False, (30, 25, 20), 9, cv2.LINE_AA)
+    g = _check(encode(cracked, quality=73, subsampling=2), reference)
+    assert g.reason_code == "reference_match.local_edit"
+    assert any(r.x <= 630 <= r.x + r.w and r.y <= 890 <= r.y + r.h for r in g.regions)
+    assert sum(r.w * r.h for r in g.regions) < 0.1 * enlarged.shape[0] * enlarged.shape[1]
+
+
 def test_soft_regions_stand_out_of_the_photos_own_residual() -> None:
     from vericlaim.analyzers._regions import soft_regions
 

@@ -163,16 +163,27 @@ def _normalised_residual(
 ) -> tuple[np.ndarray, float]:
     """|claim - fitted| after a Gaussian blur of ``sigma``, divided by the noise floor (measured
     on calm, agreeing pixels: along edges the residual is resampling and registration
-    error, which the contrast term accounts for) plus a quarter of the local contrast."""
+    error, which the contrast term accounts for) plus a quarter of the local contrast.
+
+    Each colour channel's residual is divided by that channel's own contrast where it exceeds
+    luma's, and the largest result is kept: a small, saturated mark (a yellow logo on a pale
+    blue sky) has little contrast in luma, yet JPEG's coarse, subsampled chroma fades it in
+    one channel, as resampling does along a grey edge. A crack or a stain changes every
+    channel, so the channel where it stands out most still counts against luma's contrast.
+    The noise floor is measured where luma is calm."""
     a = cv2.GaussianBlur(claim, (0, 0), sigma)
     b = cv2.GaussianBlur(fitted, (0, 0), sigma)
     diff = np.abs(a - b).max(axis=2)
-    grad = cv2.morphologyEx(_luma(b), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    kernel = np.ones((3, 3), np.uint8)
+    grad = cv2.morphologyEx(_luma(b), cv2.MORPH_GRADIENT, kernel)
     calm = ref_area & (grad <= np.median(grad[ref_area])) if ref_area.any() else ref_area
     if calm.sum() < 200:
         calm = ref_area
     noise = float(np.median(diff[calm][::3])) * 1.4826 + 1.0 if calm.any() else 8.0
-    return diff / (noise + 0.25 * grad), noise
+    # Each channel's residual against that channel's contrast (or luma's, where larger).
+    contrast = np.maximum(grad[..., None], cv2.morphologyEx(b, cv2.MORPH_GRADIENT, kernel))
+    z = (np.abs(a - b) / (noise + 0.25 * contrast)).max(axis=2)
+    return z, noise
 
 
 def _fit_colour(

@@ -1295,7 +1295,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.18.0"
+    version = "1.18.1"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
