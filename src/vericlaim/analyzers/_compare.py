@@ -173,7 +173,8 @@ def _normalised_residual(
     The noise floor is measured where luma is calm."""
     a = cv2.GaussianBlur(claim, (0, 0), sigma)
     b = cv2.GaussianBlur(fitted, (0, 0), sigma)
-    diff = np.abs(a - b).max(axis=2)
+    residual = np.abs(a - b)
+    diff = residual.max(axis=2)
     kernel = np.ones((3, 3), np.uint8)
     grad = cv2.morphologyEx(_luma(b), cv2.MORPH_GRADIENT, kernel)
     calm = ref_area & (grad <= np.median(grad[ref_area])) if ref_area.any() else ref_area
@@ -182,7 +183,7 @@ def _normalised_residual(
     noise = float(np.median(diff[calm][::3])) * 1.4826 + 1.0 if calm.any() else 8.0
     # Each channel's residual against that channel's contrast (or luma's, where larger).
     contrast = np.maximum(grad[..., None], cv2.morphologyEx(b, cv2.MORPH_GRADIENT, kernel))
-    z = (np.abs(a - b) / (noise + 0.25 * contrast)).max(axis=2)
+    z = (residual / (noise + 0.25 * contrast)).max(axis=2)
     return z, noise
 
 
