@@ -446,12 +446,25 @@ def _distractor(
     return pool[int(rng.integers(0, len(pool)))]
 
 
+ChainStep = Callable[[Tracked, np.random.Generator], Tracked]
+"""What a photo goes through between its content and the upload (a re-save chain)."""
+
+
 def build_case(
-    lib: Library, family: str, index: int, seed: int, *, upload_side: int | None = None
+    lib: Library,
+    family: str,
+    index: int,
+    seed: int,
+    *,
+    upload_side: int | None = None,
+    chain: tuple[str, ChainStep] | None = None,
 ) -> Case:
     """Build one case; the same (family, index, seed) always gives the same bytes.
 
-    ``upload_side`` fixes the upload's long side (a size sweep) instead of drawing it."""
+    ``upload_side`` fixes the upload's long side (a size sweep) instead of drawing it.
+    ``chain`` (a name and its step) replaces the slot's re-save chain: the content is the
+    same, and the chain's parameters and the upload are drawn from the seed, the chain's name
+    and the index, whatever the family (``benchmarks.stress``)."""
     fam = FAMILIES[family]
     content = np.random.default_rng([seed, 3, zlib.crc32(family.encode()), index])
     draft = fam.build(lib, Draw(seed, index, content))
@@ -459,10 +472,16 @@ def build_case(
     refs = [true_ref, _distractor(lib, true_ref, draft.exclude, content)]
     content.shuffle(refs)  # type: ignore[arg-type]
 
-    chain, chain_rng, params = slot_draws(seed, index)
+    if chain is None:
+        chain_name, chain_rng, params = slot_draws(seed, index)
+        tracked = apply_chain(draft.tracked, chain_name, chain_rng)
+    else:
+        chain_name, step = chain
+        slot = [seed, zlib.crc32(chain_name.encode()), index]
+        params = draw_upload(np.random.default_rng([*slot, 5]))
+        tracked = step(draft.tracked, np.random.default_rng([*slot, 6]))
     if upload_side is not None:
         params = dataclasses.replace(params, long_side=upload_side)
-    tracked = apply_chain(draft.tracked, chain, chain_rng)
     claim, final = upload(tracked, params)
     mask = binarize(final.mask)
     if mask is not None and not fam.local:
@@ -484,7 +503,7 @@ def build_case(
         family=family,
         kind=fam.kind,
         index=index,
-        chain=chain,
+        chain=chain_name,
         claim=claim,
         references=tuple((p.key, p.data()) for p in refs),
         true_reference=true_ref.key,
