@@ -273,7 +273,7 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
         "",
         f"Run {meta['date']} · seed {meta['seed']} · commit `{meta['commit']}` · "
         f"{len(outcomes)} claims ({meta['per_cell']} per chain and family) · "
-        f"analyzers {meta['analyzers']} · reference_match {meta['version']}.",
+        f"analyzers {_ran(outcomes) or meta['analyzers']}.",
         f"Command: `{meta['command']}`",
         "",
         "The core benchmark's content (the same families, edits and references) sent through "
@@ -330,6 +330,12 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
             )
     lines += ["", MARK_END]
     return "\n".join(lines)
+
+
+def _ran(outcomes: Sequence[Mapping[str, Any]]) -> str:
+    """The analyzers the claims were checked with, and their versions."""
+    ran = next((o["analyzers"] for o in outcomes if o.get("analyzers")), {})
+    return ", ".join(f"{name} {version}" for name, version in sorted(ran.items()))
 
 
 def _share(row: FamilyRow | None) -> str:
