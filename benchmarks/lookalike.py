@@ -31,12 +31,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import collections
-import shlex
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -44,8 +41,8 @@ import numpy as np
 
 from benchmarks.chains import Tracked, draw_upload, upload
 from benchmarks.metrics import wilson
-from benchmarks.report import RELATIONS, write_doc, write_json
-from benchmarks.sources import Library, Photo, open_library
+from benchmarks.report import RELATIONS, positive_int, publish, section_meta, section_parser
+from benchmarks.sources import Library, Photo, library_or_report
 
 MARK_START = "<!-- lookalike-benchmark:start -->"
 MARK_END = "<!-- lookalike-benchmark:end -->"
@@ -206,44 +203,27 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
     return "\n".join(lines)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.lookalike", description=__doc__.split("\n\n")[0]
+    parser = section_parser("benchmarks.lookalike", __doc__, results="per-pair results")
+    parser.add_argument(
+        "--per-class", type=positive_int, default=12, help="pairs per packaged class"
     )
-    parser.add_argument("--data", default="../shared/data", help="shared data folder")
-    parser.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update")
-    parser.add_argument("--json", help="raw per-pair results")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--per-class", type=_positive, default=12, help="pairs per packaged class")
     parser.add_argument(
         "--draw",
         choices=DRAWS,
         default="upload",
         help="how claim photos reach the check: the upload chain (default) or enlarged 1-3x",
     )
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
-    parser.add_argument("--no-doc", action="store_true", help="do not touch --out")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import datetime
 
-    from benchmarks.run import _commit
     from vericlaim.analyzers.reference_match import ReferenceMatchAnalyzer
 
     args = _parse(argv)
-    try:
-        lib = open_library(args.data)
-    except FileNotFoundError as exc:
-        print(f"benchmarks: {exc}", file=sys.stderr)
+    lib = library_or_report(args.data)
+    if lib is None:
         return 2
     work = [(*pair, args.seed, args.draw) for pair in draw_pairs(lib, args.seed, args.per_class)]
     if args.jobs > 1:
@@ -251,22 +231,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcomes = list(pool.map(_work, work, chunksize=4))
     else:
         outcomes = [_work(item) for item in work]
-    meta = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "seed": args.seed,
-        "commit": _commit(),
-        "per_class": args.per_class,
-        "draw": args.draw,
-        "version": ReferenceMatchAnalyzer.version,
-        "command": "python -m benchmarks.lookalike "
-        + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)),
-    }
-    section = render_section(outcomes, meta)
-    print(section)
-    if args.json:
-        write_json(args.json, meta, outcomes)
-    if not args.no_doc:
-        write_doc(Path(args.out), section, start=MARK_START, end=MARK_END)
+    meta = section_meta(
+        "benchmarks.lookalike",
+        argv,
+        seed=args.seed,
+        per_class=args.per_class,
+        draw=args.draw,
+        version=ReferenceMatchAnalyzer.version,
+    )
+    publish(render_section(outcomes, meta), meta, outcomes, args, start=MARK_START, end=MARK_END)
     return 0
 
 

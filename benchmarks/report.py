@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import shlex
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -334,3 +337,65 @@ def write_json(
     path.write_text(
         json.dumps({"meta": meta, "cases": list(outcomes)}, indent=1, default=str), "utf-8"
     )
+
+
+def command_line(module: str, argv: Sequence[str] | None) -> str:
+    """How a benchmark was run, for its section: ``python -m`` ``module`` and its arguments."""
+    args = sys.argv[1:] if argv is None else argv
+    return f"python -m {module} " + " ".join(shlex.quote(a) for a in args)
+
+
+def section_meta(module: str, argv: Sequence[str] | None, **fields: Any) -> dict[str, Any]:
+    """What a section records of its run: the time, the commit, ``fields`` and the command."""
+    import datetime
+
+    from benchmarks.run import _commit
+
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _commit(),
+        **fields,
+        "command": command_line(module, argv),
+    }
+
+
+def publish(
+    section: str,
+    meta: Mapping[str, Any],
+    outcomes: Sequence[Mapping[str, Any]],
+    args: argparse.Namespace,
+    *,
+    start: str,
+    end: str,
+) -> None:
+    """Print a benchmark's section, write its raw results to ``args.json`` (when given) and
+    the section between ``start`` and ``end`` of ``args.out`` (unless ``args.no_doc``)."""
+    print(section)
+    if args.json:
+        write_json(args.json, meta, outcomes)
+    if not args.no_doc:
+        write_doc(Path(args.out), section, start=start, end=end)
+
+
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def section_parser(module: str, doc: str | None, *, results: str) -> argparse.ArgumentParser:
+    """The options every benchmark that writes a section of ``docs/benchmarks.md`` takes:
+    the data folder, the file to update (or ``--no-doc``), the raw results (``results`` says
+    what they are), the seed and the worker processes."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}", description=(doc or "").split("\n\n")[0]
+    )
+    parser.add_argument("--data", default="../shared/data", help="shared data folder")
+    parser.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update")
+    parser.add_argument("--no-doc", action="store_true", help="do not touch --out")
+    parser.add_argument("--json", help=f"raw {results}")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    return parser

@@ -39,7 +39,7 @@ from PIL import Image
 from benchmarks.cases import FAMILIES, Case, build_case, case_plan
 from benchmarks.metrics import FLAGGED, claim_regions, localization, summarize
 from benchmarks.report import family_table, render_section, write_doc, write_json
-from benchmarks.sources import Library, open_library
+from benchmarks.sources import Library, library_or_report, open_library
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -338,10 +338,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    try:
-        open_library(args.data)
-    except FileNotFoundError as exc:
-        print(f"benchmarks: {exc}", file=sys.stderr)
+    if library_or_report(args.data) is None:
         return 2
     _single_thread()
     per_family = 10 if args.quick else args.per_family

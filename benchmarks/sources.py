@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from benchmarks.imaging import decode_rgb
 
-__all__ = ["Library", "Photo", "load_mask", "open_library"]
+__all__ = ["Library", "Photo", "library_or_report", "load_mask", "open_library"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,16 @@ def open_library(root: str | Path) -> Library:
         noso_scenes=scenes,
         tiles=tiles,
     )
+
+
+def library_or_report(root: str | Path) -> Library | None:
+    """:func:`open_library`, or ``None`` after one line on stderr saying what is missing (a
+    benchmark then exits with status 2)."""
+    try:
+        return open_library(root)
+    except FileNotFoundError as exc:
+        print(f"benchmarks: {exc}", file=sys.stderr)
+        return None
 
 
 def load_mask(path: Path) -> np.ndarray:

@@ -37,16 +37,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
-import datetime
 import math
 import multiprocessing
-import shlex
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import cv2
@@ -55,8 +51,8 @@ import numpy as np
 from benchmarks.cases import FAMILIES, ChainStep, build_case
 from benchmarks.chains import Tracked, jpeg, png, scale_to
 from benchmarks.metrics import FamilyRow, summarize, wilson
-from benchmarks.report import write_doc, write_json
-from benchmarks.sources import Library, open_library
+from benchmarks.report import positive_int, publish, section_meta, section_parser
+from benchmarks.sources import Library, library_or_report
 
 MARK_START = "<!-- stress-benchmark:start -->"
 MARK_END = "<!-- stress-benchmark:end -->"
@@ -300,26 +296,12 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
     local = [o for o in fakes if o.get("localization") is not None]
     lines += [""]
     if fakes:
-        k = sum(bool(o["flagged"]) for o in fakes)
-        low, high = wilson(k, len(fakes))
-        lines.append(
-            f"- **all fakes:** {k} of {len(fakes)} flagged ({100 * k / len(fakes):.1f} %, 95 % CI "
-            f"{100 * low:.1f}–{100 * high:.1f}); "
-            + (
-                f"{sum(o['localization']['localized'] for o in local)} of {len(local)} edits "
-                "localized."
-                if local
-                else "no local edits."
-            )
-        )
+        done = sum(o["localization"]["localized"] for o in local)
+        edits = f"{done} of {len(local)} edits localized." if local else "no local edits."
+        lines.append(_total("all fakes", fakes, edits))
     if honest:
-        k = sum(bool(o["flagged"]) for o in honest)
-        low, high = wilson(k, len(honest))
-        lines.append(
-            f"- **all honest:** {k} of {len(honest)} flagged ({100 * k / len(honest):.1f} %, "
-            f"95 % CI {100 * low:.1f}–{100 * high:.1f}); approved: "
-            f"{sum(o.get('action') == 'approve' for o in honest)}."
-        )
+        approved = sum(o.get("action") == "approve" for o in honest)
+        lines.append(_total("all honest", honest, f"approved: {approved}."))
     missed = [o for o in fakes if not o["flagged"]] + [o for o in honest if o["flagged"]]
     if missed:
         lines += ["", "Fakes not flagged and honest claims flagged:", ""]
@@ -330,6 +312,16 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
             )
     lines += ["", MARK_END]
     return "\n".join(lines)
+
+
+def _total(label: str, group: Sequence[Mapping[str, Any]], then: str) -> str:
+    """One bullet: how many of ``group`` were flagged, with a 95 % interval, then ``then``."""
+    k, n = sum(bool(o["flagged"]) for o in group), len(group)
+    low, high = wilson(k, n)
+    return (
+        f"- **{label}:** {k} of {n} flagged ({100 * k / n:.1f} %, 95 % CI "
+        f"{100 * low:.1f}–{100 * high:.1f}); {then}"
+    )
 
 
 def _ran(outcomes: Sequence[Mapping[str, Any]]) -> str:
@@ -348,13 +340,6 @@ def _relation(outcome: Mapping[str, Any]) -> str:
     return relation(outcome)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def _names(known: Sequence[str], what: str) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
         names = [n.strip() for n in text.split(",") if n.strip()]
@@ -369,15 +354,9 @@ def _names(known: Sequence[str], what: str) -> Callable[[str], list[str]]:
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.stress", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--data", default="../shared/data", help="shared data folder")
-    parser.add_argument("--out", default="docs/benchmarks.md", help="Markdown file to update")
-    parser.add_argument("--json", help="raw per-claim results")
-    parser.add_argument("--seed", type=int, default=1)
+    parser = section_parser("benchmarks.stress", __doc__, results="per-claim results")
     parser.add_argument(
-        "--per-cell", type=_positive, default=12, help="claims per chain and family"
+        "--per-cell", type=positive_int, default=12, help="claims per chain and family"
     )
     parser.add_argument(
         "--chains",
@@ -396,8 +375,6 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default="all",
         help="comma-separated analyzers, or all (what `vericlaim check` runs; the default)",
     )
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
-    parser.add_argument("--no-doc", action="store_true", help="do not touch --out")
     return parser.parse_args(argv)
 
 
@@ -406,10 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vericlaim.analyzers.reference_match import ReferenceMatchAnalyzer
 
     args = _parse(argv)
-    try:
-        open_library(args.data)
-    except FileNotFoundError as exc:
-        print(f"benchmarks: {exc}", file=sys.stderr)
+    if library_or_report(args.data) is None:
         return 2
     work = plan(args.chains, args.families, args.per_cell)
     init = (args.data, args.seed, None, None, args.analyzers)
@@ -423,25 +397,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         run._init_worker(*init)
         outcomes = [_work(item) for item in work]
-    meta = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "seed": args.seed,
-        "commit": run._commit(),
-        "per_cell": args.per_cell,
-        "families": args.families,
-        "chains": args.chains,
-        "analyzers": args.analyzers,
-        "version": ReferenceMatchAnalyzer.version,
-        "wall_s": round(time.perf_counter() - started, 1),
-        "command": "python -m benchmarks.stress "
-        + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)),
-    }
-    section = render_section(outcomes, meta)
-    print(section)
-    if args.json:
-        write_json(args.json, meta, outcomes)
-    if not args.no_doc:
-        write_doc(Path(args.out), section, start=MARK_START, end=MARK_END)
+    meta = section_meta(
+        "benchmarks.stress",
+        argv,
+        seed=args.seed,
+        per_cell=args.per_cell,
+        families=args.families,
+        chains=args.chains,
+        analyzers=args.analyzers,
+        version=ReferenceMatchAnalyzer.version,
+        wall_s=round(time.perf_counter() - started, 1),
+    )
+    publish(render_section(outcomes, meta), meta, outcomes, args, start=MARK_START, end=MARK_END)
     return 0
 
 
