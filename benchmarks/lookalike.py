@@ -218,7 +218,6 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-
     from vericlaim.analyzers.reference_match import ReferenceMatchAnalyzer
 
     args = _parse(argv)
