@@ -4,6 +4,7 @@ analyses the photo or says why it does not apply, and none fails."""
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -82,6 +83,7 @@ def test_no_analyzer_fails_on_an_odd_photo(name: str) -> None:
     for f in findings:
         assert f.status in ("ok", "not_applicable")
         assert 0.0 <= f.score <= 1.0
+        json.dumps(f.to_json(), allow_nan=False)  # strict JSON: no NaN, no infinity
         for r in f.regions:
             assert r.x >= 0 and r.y >= 0 and r.x + r.w <= evidence.width
             assert r.y + r.h <= evidence.height

@@ -206,3 +206,27 @@ def test_noise_function_fit_stays_well_conditioned_when_inliers_cluster() -> Non
     log_sigma = np.r_[rng.normal(1.0, 0.01, 40), np.full(4, 3.0)]
     coef = fit_noise_function(brightness, log_sigma)  # warnings are errors
     assert coef[:2] == pytest.approx([0.0, 0.0]) and coef[2] == pytest.approx(1.0, abs=0.02)
+
+
+def test_no_block_left_to_trust_gives_no_spread_and_strict_json(
+    photo: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A photo smoothed and re-sharpened all over (a generative editor's re-encoding) can
+    # leave no block whose noise the analyzer trusts: the spread of nothing is no spread.
+    import json
+
+    from vericlaim.analyzers import noise
+
+    real = noise._smooth
+
+    def nothing_trusted(
+        ratio: np.ndarray, valid: np.ndarray, window: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        smooth, trusted = real(ratio, valid, window)
+        return smooth, np.zeros_like(trusted)
+
+    monkeypatch.setattr(noise, "_smooth", nothing_trusted)
+    f = _check(encode(photo, quality=92))
+    assert f.status == "ok" and f.score < 0.5 and not f.regions
+    assert f.details["ratio_spread_log2"] == 0.0
+    json.dumps(f.to_json(), allow_nan=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -101,8 +102,23 @@ class Finding:
             "confidence": round(self.confidence, 4),
             "message_zh": self.message_zh,
             "message_en": self.message_en,
-            "details": dict(self.details),
+            "details": finite(dict(self.details)),
             "regions": [r.as_box() for r in self.regions],
             "region_labels": [r.label for r in self.regions],
             "has_heatmap": self.heatmap is not None,
         }
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity (a measurement over nothing) replaced by
+    ``None``, in nested mappings, lists and tuples too: the verdict JSON is strict JSON,
+    which a JSON column or a client's parser accepts."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(finite(v) for v in value)
+    return value

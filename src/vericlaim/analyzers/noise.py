@@ -60,7 +60,7 @@ class NoiseAnalyzer(Analyzer):
     """Finds compact regions whose noise level breaks the photo's noise-brightness law."""
 
     name = "noise"
-    version = "1.0.0"
+    version = "1.0.1"
     requires = frozenset({"pixels", "image"})
     Config = NoiseConfig
 
@@ -102,7 +102,9 @@ class NoiseAnalyzer(Analyzer):
         valid &= ~((ratio > 0) & ~noise.noise_like)
         ratio[~valid] = 0.0
         smooth, trusted = _smooth(ratio, valid, config.window_blocks)
-        spread = 1.4826 * float(np.median(np.abs(smooth[trusted] - np.median(smooth[trusted]))))
+        # No block left to trust (a photo smoothed and re-sharpened all over): no spread.
+        kept = smooth[trusted]
+        spread = 1.4826 * float(np.median(np.abs(kept - np.median(kept)))) if kept.size else 0.0
         global_sigma = float(np.median(noise.sigma[valid]))
         details.update(
             global_noise=round(global_sigma, 3),
