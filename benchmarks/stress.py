@@ -43,14 +43,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import cv2
 import numpy as np
 
 from benchmarks.cases import FAMILIES, ChainStep, build_case
 from benchmarks.chains import Tracked, jpeg, png, scale_to
-from benchmarks.metrics import FamilyRow, summarize, wilson
+from benchmarks.metrics import FamilyRow, relation, summarize, wilson
 from benchmarks.report import positive_int, publish, section_meta, section_parser
 from benchmarks.sources import Library, library_or_report
 
@@ -71,7 +71,6 @@ DEFAULT_FAMILIES = (
 @dataclass(frozen=True)
 class StressChain:
     name: str
-    kind: Literal["editor", "buyer"]
     about: str
     make: Callable[[Library], ChainStep]
 
@@ -209,12 +208,12 @@ def _fixed(step: ChainStep) -> Callable[[Library], ChainStep]:
 STRESS_CHAINS: dict[str, StressChain] = {
     c.name: c
     for c in (
-        StressChain("outpaint", "editor", "extended to a square, PNG", _fixed(outpaint)),
-        StressChain("reencode", "editor", "re-encoded by a generative editor", _fixed(reencode)),
-        StressChain("beautify", "editor", "enhancement filter", _fixed(beautify)),
-        StressChain("annotate", "buyer", "ellipse, arrow and a word drawn on", _fixed(annotate)),
-        StressChain("stamp", "buyer", "watermark-camera stamp", _fixed(stamp)),
-        StressChain("collage", "buyer", "two-photo collage", collage),
+        StressChain("outpaint", "extended to a square, PNG", _fixed(outpaint)),
+        StressChain("reencode", "re-encoded by a generative editor", _fixed(reencode)),
+        StressChain("beautify", "enhancement filter", _fixed(beautify)),
+        StressChain("annotate", "ellipse, arrow and a word drawn on", _fixed(annotate)),
+        StressChain("stamp", "watermark-camera stamp", _fixed(stamp)),
+        StressChain("collage", "two-photo collage", collage),
     )
 }
 
@@ -236,7 +235,7 @@ def _work(item: tuple[str, str, int]) -> dict[str, Any]:
     case = stress_case(worker["lib"], chain, family, index, worker["seed"])
     build_ms = (time.perf_counter() - started) * 1000
     record = run.run_case(case, worker["settings"])
-    record.update(stress_chain=chain, build_ms=round(build_ms, 1))
+    record["build_ms"] = round(build_ms, 1)
     return record
 
 
@@ -255,12 +254,12 @@ def _cell(row: FamilyRow | None) -> str:
 
 
 def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
-    chains = [c for c in STRESS_CHAINS if any(o["stress_chain"] == c for o in outcomes)]
+    chains = [c for c in STRESS_CHAINS if any(o["chain"] == c for o in outcomes)]
     families = [f for f in meta["families"] if any(o["family"] == f for o in outcomes)]
     rows: dict[str, dict[str, FamilyRow]] = {}
     totals: dict[str, dict[str, FamilyRow]] = {}
     for c in chains:
-        summary = summarize([o for o in outcomes if o["stress_chain"] == c], families)
+        summary = summarize([o for o in outcomes if o["chain"] == c], families)
         rows[c] = {r.name: r for r in summary["families"]}
         totals[c] = {r.kind: r for r in summary["totals"]}
     lines = [
@@ -283,7 +282,7 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
     ]
     for c in chains:
         fake, honest = totals[c].get("fake"), totals[c].get("honest")
-        everyone = [o for o in outcomes if o["stress_chain"] == c and o.get("timing")]
+        everyone = [o for o in outcomes if o["chain"] == c and o.get("timing")]
         ms = float(np.median([o["timing"]["check_ms"] for o in everyone])) if everyone else math.nan
         ratio = float(np.median([o["timing"]["ratio"] for o in everyone])) if everyone else math.nan
         lines.append(
@@ -307,8 +306,8 @@ def render_section(outcomes: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
         lines += ["", "Fakes not flagged and honest claims flagged:", ""]
         for o in missed:
             lines.append(
-                f"- `{o['case_id']}` ({o['stress_chain']}): `{o['true_reference']}`: "
-                f"{o.get('verdict')}, {_relation(o)}"
+                f"- `{o['case_id']}` ({o['chain']}): `{o['true_reference']}`: "
+                f"{o.get('verdict')}, {relation(o)}"
             )
     lines += ["", MARK_END]
     return "\n".join(lines)
@@ -332,12 +331,6 @@ def _ran(outcomes: Sequence[Mapping[str, Any]]) -> str:
 
 def _share(row: FamilyRow | None) -> str:
     return "—" if row is None or not row.n else f"{100 * row.flagged / row.n:.1f} %"
-
-
-def _relation(outcome: Mapping[str, Any]) -> str:
-    from benchmarks.metrics import relation
-
-    return relation(outcome)
 
 
 def _names(known: Sequence[str], what: str) -> Callable[[str], list[str]]:
