@@ -1977,3 +1977,53 @@ def test_a_plain_packing_photo_gives_the_look_nothing_to_match() -> None:
     )
     (g,) = ReferenceMatchAnalyzer().analyze(plain, ClaimContext((plain,), (scene,)))
     assert g.status == "ok" and g.details["relation"] not in DERIVED
+
+
+def _tropicana(shared_data: Path, name: str) -> np.ndarray:
+    path = shared_data / "grocery" / "iconic" / f"Tropicana-{name}.jpg"
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+@pytest.mark.parametrize(
+    ("sold", "shown", "scale", "side", "quality"),
+    [
+        ("Apple-Juice", "Juice-Smooth", 2.5, 1430, 88),
+        ("Juice-Smooth", "Apple-Juice", 0.5, 873, 56),
+        ("Juice-Smooth", "Apple-Juice", 2.5, 1200, 70),
+    ],
+)
+def test_another_print_of_one_carton_template_is_not_an_edited_copy(
+    shared_data: Path, sold: str, shown: str, scale: float, side: int, quality: int
+) -> None:
+    # Two studio renders of one carton line: the same carton, logo and backdrop, in register,
+    # with other artwork, cap and side panel. Only part of that departure forms an edit box;
+    # the rest departs in colour where no edit was found, which an edited copy never does.
+    listing_photo = _tropicana(shared_data, sold)
+
+    def uploaded(photo: np.ndarray) -> bytes:
+        big = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        m = round(0.025 * big.shape[0])
+        return encode(cv2.resize(big[m:-m, m:-m], (side, side)), quality=quality)
+
+    f = _check(uploaded(_tropicana(shared_data, shown)), encode(listing_photo, quality=92))
+    assert f.details["relation"] == "same_product"
+    assert f.details["pasted_region_doubt"]["unexplained_departure"] > 0.2
+    # The listing photo itself with a stain painted on stays an edited copy: its departure
+    # is the stain's, inside the box that localizes it.
+    g = _check(uploaded(_stain(listing_photo, 90, 110, 18)), encode(listing_photo, quality=92))
+    assert g.details["relation"] == "local_edit"
+
+
+def test_departure_inside_an_edit_box_is_explained() -> None:
+    from vericlaim.analyzers._regions import Box
+    from vericlaim.analyzers.reference_match import _unexplained_departure
+
+    reference = textured_image(320, 240, seed=12)
+    claim = reference.copy()
+    claim[40:120, 40:140] = (200, 30, 30)  # a red patch: departs in colour
+    valid = np.ones((240, 320), bool)
+    left = _unexplained_departure(claim, reference, valid, [], 1.0)
+    assert 0.05 < left < 0.2
+    # The same patch boxed (the boxes given at twice the comparison's scale) is explained.
+    boxed = _unexplained_departure(claim, reference, valid, [Box(80, 80, 200, 160)], 2.0)
+    assert boxed < 0.01

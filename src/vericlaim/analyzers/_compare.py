@@ -20,6 +20,7 @@ __all__ = [
     "Comparison",
     "block_contrast",
     "compare",
+    "departure_map",
     "fine_correlation",
     "grow_copied_region",
     "region_consistency",
@@ -399,6 +400,30 @@ def compare(
     )
 
 
+def departure_map(
+    claim: np.ndarray,
+    reference: np.ndarray,
+    valid: np.ndarray,
+    *,
+    delta: float = 10.0,
+    window: int = 9,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the colour of ``claim`` departs from the aligned ``reference`` once one global
+    colour map (the fit of :func:`compare`) is taken out: the CIELAB distance of
+    ``window``-pixel means above ``delta``. Both images H x W x 3 uint8 RGB of one size;
+    ``valid`` where the reference covers the claim. Returns the departing pixels and the
+    pixels judged (``valid`` less its edge, ``window`` wide)."""
+    inner = cv2.erode(valid.astype(np.uint8), np.ones((window, window), np.uint8)) > 0
+    if not inner.any():
+        return np.zeros_like(inner), inner
+    fitted = np.clip(_fit_colour(reference, claim, valid), 0, 255)
+    lab_c = cv2.cvtColor(claim.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    lab_r = cv2.cvtColor(fitted.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    mean_diff = cv2.blur(lab_c - lab_r, (window, window))
+    distance = np.sqrt((mean_diff * mean_diff).sum(axis=2))
+    return (distance > delta) & inner, inner
+
+
 def tone_departure(
     claim: np.ndarray,
     reference: np.ndarray,
@@ -407,23 +432,16 @@ def tone_departure(
     delta: float = 10.0,
     window: int = 9,
 ) -> float:
-    """Share of the overlap whose colour departs from the aligned ``reference`` once one
-    global colour map (the fit of :func:`compare`) is taken out: the CIELAB distance of
-    ``window``-pixel means above ``delta``. Both images H x W x 3 uint8 RGB of one size;
-    ``valid`` where the reference covers the claim (its edge, ``window`` wide, is left out).
+    """Share of the overlap whose colour departs from the aligned ``reference`` (see
+    :func:`departure_map`); 1 where nothing can be judged.
 
     A photo re-drawn from the reference keeps its colours and light everywhere but in what
     was added; another photo of the goods (other light, another background) or another
     print of one carton template departs over much of the frame."""
-    fitted = np.clip(_fit_colour(reference, claim, valid), 0, 255)
-    inner = cv2.erode(valid.astype(np.uint8), np.ones((window, window), np.uint8)) > 0
+    departed, inner = departure_map(claim, reference, valid, delta=delta, window=window)
     if not inner.any():
         return 1.0
-    lab_c = cv2.cvtColor(claim.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    lab_r = cv2.cvtColor(fitted.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    mean_diff = cv2.blur(lab_c - lab_r, (window, window))
-    distance = np.sqrt((mean_diff * mean_diff).sum(axis=2))
-    return float((distance[inner] > delta).mean())
+    return float(departed[inner].mean())
 
 
 def region_consistency(

@@ -35,6 +35,7 @@ from vericlaim.analyzers._compare import (
     Comparison,
     block_contrast,
     compare,
+    departure_map,
     fine_correlation,
     grow_copied_region,
     region_consistency,
@@ -96,6 +97,13 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """Share of the claim frame the reference must cover for a whole-frame copy."""
     filter_change: float = 7.0
     """Mean colour change (0..255) above which a copy counts as filtered."""
+    max_unexplained_departure: float = 0.2
+    """Share of the overlap that may depart in colour from the aligned reference (one global
+    colour map taken out; CIELAB distance of 9-pixel means above 10) outside the edits found
+    for a whole-frame copy to be judged one. An edited copy departs only where it was
+    edited: on development claims copies left at most 0.16 unexplained (a strong filter, a
+    large break), two renders of one carton template with other artwork 0.25. Above it the
+    photo is judged as a region copy instead (a product pasted into another scene)."""
     edit_z: float = 4.0
     """Residual, in units of the residual noise, above which a pixel may be edited."""
     min_edit_area: float = 0.0002
@@ -523,6 +531,7 @@ def match_frames(
         drift_note: dict | None = None
         field = None
         undone: Comparison | None = None
+        aligned = (warped, valid)  # the reference as the edits are judged against it
         if (
             cfg.nonrigid
             and not moire
@@ -543,7 +552,7 @@ def match_frames(
                 moved, moved_valid = rewarp(warped, valid, drift.field)
                 again = compare(claim_cmp, moved, moved_valid)
                 if again.agreement >= comparison.agreement + cfg.nonrigid_gain:
-                    field, undone = drift.field, again
+                    field, undone, aligned = drift.field, again, (moved, moved_valid)
                     drift_note = {
                         "agreement_after": round(again.agreement, 3),
                         "drift_median": round(drift.median, 4),
@@ -552,17 +561,27 @@ def match_frames(
         boxes, heat = _localize(
             claim_px, ref_px, h_cmp, g, comparison, field, moire, claim_full_scale, cfg, undone
         )
-        if boxes:
-            relation = "local_edit"
-        elif comparison.colour_change >= cfg.filter_change:
-            relation = "global_filter"
-        else:
-            relation = "verbatim_copy"
-        match = found(relation, tuple(boxes), heat)
-        return match if drift_note is None else replace(match, drift_undone=drift_note)
+        # Only an edited copy is questioned: without an edit, what the colour map leaves is
+        # the filter's own (a sepia, a fade), which the map does not hold exactly.
+        unexplained = _unexplained_departure(claim_cmp, *aligned, boxes, to_full) if boxes else 0.0
+        if unexplained <= cfg.max_unexplained_departure:
+            if boxes:
+                relation = "local_edit"
+            elif comparison.colour_change >= cfg.filter_change:
+                relation = "global_filter"
+            else:
+                relation = "verbatim_copy"
+            match = found(relation, tuple(boxes), heat)
+            return match if drift_note is None else replace(match, drift_undone=drift_note)
+        # Much of the frame departs in colour where no edit was found: not one photo with an
+        # edit. A region of the reference pasted into another scene (the scene departs), or
+        # another print of one carton template (its artwork departs). Judged as a region.
+        region_doubt: dict | None = {"unexplained_departure": round(unexplained, 3)}
+    else:
+        region_doubt = None
+    departs = region_doubt is not None
 
     component = largest_component(comparison.block_fine)
-    region_doubt: dict | None = None
     if component is not None and component.blocks >= cfg.partial_blocks:
         fine_share = component.blocks / max(component.informative, 1)
         # A pasted region repeats the reference's pixels under one global tone map; an
@@ -595,16 +614,28 @@ def match_frames(
                     int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1
                 ).scaled(to_full)
                 heat = np.maximum(heat, grown.astype(np.float32))
-            return found("partial_copy", (box,), heat)
+            if not departs:
+                return found("partial_copy", (box,), heat)
+            # Sent here by its departure: a pasted region repeats the reference's colours,
+            # and what departs is the scene around it, not the region itself.
+            region = _filled(heat > 0.5) & valid
+            departed, judged = departure_map(claim_cmp, warped, region)
+            inside = float(departed[judged].mean()) if judged.any() else 1.0
+            if inside <= cfg.max_unexplained_departure:
+                return found("partial_copy", (box,), heat)
+            region_doubt = {**(region_doubt or {}), "region_departure": round(inside, 3)}
         if misregistration < cfg.vouch_misregistration:
             # Not a copy by the tests above, yet too exact to vouch for as an independent
             # photo: the claim should not be approved on the strength of this match.
             region_doubt = {
+                **(region_doubt or {}),
                 "region_misregistration_px": round(misregistration, 3),
                 "region_blocks": component.blocks,
                 "region_fine_correlation": round(fine_ncc, 3),
             }
-    if cfg.nonrigid and not moire:
+    if cfg.nonrigid and not moire and not departs:
+        # (A re-drawing keeps the colours of the photo it re-draws: a frame that departs
+        # where no edit was found is not one.)
         redrawn = _redrawn(
             claim_frame,
             claim_cmp,
@@ -703,6 +734,38 @@ def _localize(
         if soft:
             boxes, heat = soft, soft_heat
     return boxes, heat
+
+
+def _unexplained_departure(
+    claim_cmp: np.ndarray,
+    warped: np.ndarray,
+    valid: np.ndarray,
+    boxes: Sequence[Box],
+    to_full: float,
+) -> float:
+    """Share of the overlap whose colour departs from the aligned reference (one global
+    colour map taken out, :func:`departure_map`) outside the edit boxes (given in claim
+    full-resolution pixels, ``to_full`` times the comparison's), each widened by a tenth of
+    its long side. An edited copy departs where it was edited and nowhere else."""
+    departed, inner = departure_map(claim_cmp, warped, valid)
+    judged = int(inner.sum())
+    if not judged:
+        return 0.0
+    explained = np.zeros_like(departed)
+    for box in boxes:
+        b = box.scaled(1.0 / to_full)
+        pad = max(2, round(0.1 * max(b.w, b.h)))
+        explained[max(0, b.y - pad) : b.y + b.h + pad, max(0, b.x - pad) : b.x + b.w + pad] = True
+    return float((departed & ~explained).sum() / judged)
+
+
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with its holes filled: everything not reachable from the frame's border
+    through pixels outside it."""
+    outside = np.pad(~mask, 1, constant_values=True).astype(np.uint8)
+    seeds = np.zeros((outside.shape[0] + 2, outside.shape[1] + 2), np.uint8)
+    cv2.floodFill(outside, seeds, (0, 0), 2)
+    return outside[1:-1, 1:-1] != 2
 
 
 def _redrawn(
@@ -1295,7 +1358,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.18.1"
+    version = "1.19.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -1359,7 +1422,14 @@ class ReferenceMatchAnalyzer(Analyzer):
                 # hold where blobs do not (sharp print, small marks), and a claim rarely
                 # opens this gate unless something of the reference is in it.
                 self._region_look(media, pairs, regions, sift=False, mirrored=False, repeated=False)
-        if best.relation in ("verbatim_copy", "local_edit", "global_filter", "regenerated_copy"):
+        if best.relation in (
+            "verbatim_copy",
+            "local_edit",
+            "global_filter",
+            "regenerated_copy",
+        ) or (best.relation == "partial_copy" and best.located is None):
+            # (A partial copy the frame's own comparison found: when the reference is a
+            # studio photo, the product's outline bounds the copied region better.)
             pasted = self._background_replaced(best)
             if pasted is not None:
                 best = pasted
