@@ -522,6 +522,7 @@ def match_frames(
             moire_removed=moire,
         )
 
+    region_doubt: dict | None = None
     whole_frame = (
         comparison.footprint >= cfg.min_footprint
         and comparison.agreement >= cfg.derived_agreement
@@ -576,9 +577,7 @@ def match_frames(
         # Much of the frame departs in colour where no edit was found: not one photo with an
         # edit. A region of the reference pasted into another scene (the scene departs), or
         # another print of one carton template (its artwork departs). Judged as a region.
-        region_doubt: dict | None = {"unexplained_departure": round(unexplained, 3)}
-    else:
-        region_doubt = None
+        region_doubt = {"unexplained_departure": round(unexplained, 3)}
     departs = region_doubt is not None
 
     component = largest_component(comparison.block_fine)
