@@ -354,7 +354,8 @@ class ReferenceMatchConfig(AnalyzerConfig):
     that drift, once one global colour map is taken out (``tone_departure``: CIELAB distance
     of 9-pixel means above 10). A re-drawing keeps the colours and light of the photo it
     re-draws everywhere but in what it adds; the comparison at half size alone lets a
-    second print of one carton template through."""
+    second print of one carton template through. Since 1.19.1 the full-size look is held
+    to it as well."""
     nonrigid_doubt: float = 0.5
     """Agreement, with the drift undone, from which a photo short of a re-drawn copy is not
     vouched for as independent (``same_product`` with a doubt: neither flagged nor approved).
@@ -846,8 +847,22 @@ def _redrawn(
     first_moved = undo(True)
     first = None if first_moved is None else judged(first_moved[1], first_moved[2])
     coarse: dict[str, float] = {}
+    firm: dict[str, float] | None = None
     if first_moved is not None and first is not None and first.agreement >= cfg.nonrigid_agreement:
-        drift, again = first_moved[0], first
+        # The colours as on the second look: a frame whose structure follows the drifted
+        # reference but whose colours depart over much of it is another print, not a
+        # re-drawing (an optical flow on normalised grey images follows either).
+        # A studio product re-drawn into another scene departs in the scene only: the
+        # background test after the search judges that (a partial copy), so a studio
+        # reference is let through here.
+        departure = tone_departure(claim_cmp, first_moved[1], first_moved[2])
+        if (
+            departure <= cfg.nonrigid_coarse_departure
+            or _studio_template(reference, reference_frame) is not None
+        ):
+            firm = {"tone_departure": round(departure, 3)}
+    if firm is not None and first_moved is not None and first is not None:
+        drift, again, coarse = first_moved[0], first, firm
     else:
         looked = second_look() if cfg.nonrigid_coarse_agreement <= 1.0 else None
         if looked is None:
@@ -888,6 +903,14 @@ def _redrawn(
             **coarse,
         },
     )
+
+
+def _studio_template(evidence: Evidence, frame: Frame) -> ProductTemplate | None:
+    """The product of a studio photo (one of ``evidence``'s frames), cached."""
+    pixels = frame.pixels
+    key = (evidence.sha256, frame.index, "product", pixels.shape)
+    found: tuple[ProductTemplate | None] = FEATURES.get(key, lambda: (product_template(pixels),))
+    return found[0]
 
 
 def _half_scale_comparison(claim: np.ndarray, moved: np.ndarray, valid: np.ndarray) -> Comparison:
@@ -1357,7 +1380,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.19.0"
+    version = "1.19.1"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -1501,12 +1524,7 @@ class ReferenceMatchAnalyzer(Analyzer):
 
     def _template(self, evidence: Evidence, frame: Frame) -> ProductTemplate | None:
         """The product of a studio photo (one of ``evidence``'s frames), cached."""
-        pixels = frame.pixels
-        key = (evidence.sha256, frame.index, "product", pixels.shape)
-        found: tuple[ProductTemplate | None] = FEATURES.get(
-            key, lambda: (product_template(pixels),)
-        )
-        return found[0]
+        return _studio_template(evidence, frame)
 
     def _background_replaced(self, match: Match) -> Match | None:
         """A whole-frame copy of a studio photo whose plain background was replaced by
