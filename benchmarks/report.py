@@ -222,6 +222,10 @@ runs every family; `--quick` builds 10 claims per family, `--limit N` caps each 
 `--jobs N` spreads the claims over N single-threaded processes, `--dump DIR` writes each
 claim photo and its mask. Raw per-case results (verdict, findings, relation, timings,
 chain steps, upload settings) go to `benchmarks/.cache/last-run.json`.
+One claim of a run is looked at with `python -m benchmarks.inspect_case partial_copy-0087
+--seed 1 --out DIR`: the same case checked again, its chain, references, finding and
+localization printed, and its photos, truth mask and an overlay (truth outlined in green,
+boxes in red) written to DIR.
 
 ### Definitions
 
