@@ -846,8 +846,7 @@ def _redrawn(
 
     first_moved = undo(True)
     first = None if first_moved is None else judged(first_moved[1], first_moved[2])
-    coarse: dict[str, float] = {}
-    firm: dict[str, float] | None = None
+    held: tuple[Drift, Comparison, dict[str, float]] | None = None
     if first_moved is not None and first is not None and first.agreement >= cfg.nonrigid_agreement:
         # The colours as on the second look: a frame whose structure follows the drifted
         # reference but whose colours depart over much of it is another print, not a
@@ -860,9 +859,9 @@ def _redrawn(
             departure <= cfg.nonrigid_coarse_departure
             or _studio_template(reference, reference_frame) is not None
         ):
-            firm = {"tone_departure": round(departure, 3)}
-    if firm is not None and first_moved is not None and first is not None:
-        drift, again, coarse = first_moved[0], first, firm
+            held = (first_moved[0], first, {"tone_departure": round(departure, 3)})
+    if held is not None:
+        drift, again, coarse = held
     else:
         looked = second_look() if cfg.nonrigid_coarse_agreement <= 1.0 else None
         if looked is None:
@@ -1492,7 +1491,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         scenes = [
             (ci, reference, ri)
             for ci, reference, ri in pairs
-            if self._template(reference, reference.frames[ri]) is None
+            if _studio_template(reference, reference.frames[ri]) is None
         ]
         sides = (False, True) if mirrored else (False,)
         for ci, reference, ri in scenes[: cfg.region_look_pairs]:
@@ -1522,10 +1521,6 @@ class ReferenceMatchAnalyzer(Analyzer):
                     if similar is not None:
                         regions.append((ci, reference, ri, similar, fc_orb, fr_orb))
 
-    def _template(self, evidence: Evidence, frame: Frame) -> ProductTemplate | None:
-        """The product of a studio photo (one of ``evidence``'s frames), cached."""
-        return _studio_template(evidence, frame)
-
     def _background_replaced(self, match: Match) -> Match | None:
         """A whole-frame copy of a studio photo whose plain background was replaced by
         another scene: the product was cut out and pasted, so the copied region is the
@@ -1536,7 +1531,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         if comparison is None or h_full is None:
             return None
         reference_frame, claim_frame = match.reference_frame, match.claim_frame
-        template = self._template(match.reference, reference_frame)
+        template = _studio_template(match.reference, reference_frame)
         if template is None:
             return None
         valid = comparison.valid
@@ -1673,7 +1668,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         # Each claim frame is prepared once for every studio photo searched in it.
         searches: dict[int, ProductSearch] = {}
         for ci, reference, ri in pairs:
-            template = self._template(reference, reference.frames[ri])
+            template = _studio_template(reference, reference.frames[ri])
             if template is None:
                 continue
             claim_frame, reference_frame = media.frames[ci], reference.frames[ri]
@@ -1807,7 +1802,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
         regions.sort(key=lambda r: -r[3].inliers)
         for ci, reference, ri, alignment, fc, fr in regions[: cfg.region_candidates]:
-            if self._template(reference, reference.frames[ri]) is not None:
+            if _studio_template(reference, reference.frames[ri]) is not None:
                 # A studio product shot: its product is the product search's to verify (a
                 # buyer's own photo of printed packaging aligns with it region by region).
                 continue
