@@ -151,7 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     record = run_case(case, _WORKER["settings"])
     print(describe(record))
     if args.out:
-        for path in write_files(case, record, Path(args.out)):
+        try:
+            written = write_files(case, record, Path(args.out))
+        except OSError as exc:
+            print(f"error: {args.out}: cannot write there ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+        for path in written:
             print(f"  wrote {path}")
     return 0
 

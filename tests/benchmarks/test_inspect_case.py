@@ -60,3 +60,17 @@ def test_a_case_is_checked_and_drawn(
     green = (drawn[..., 1] >= 200) & (drawn[..., 0] <= 30) & (drawn[..., 2] <= 30)
     assert green.sum() > 50
     assert sorted(p.name for p in out.iterdir() if p.name.startswith("listing-"))
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_an_output_folder_that_cannot_be_made_is_one_line_and_exit_2(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    code = main(["crack-0002", "--seed", "7", "--data", str(shared_data), "--out", str(taken)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(taken) in err[0] and "cannot write" in err[0]
+    assert taken.read_text() == "not a folder"
