@@ -39,13 +39,18 @@ def test_bad_names_and_missing_data_exit_2(
     assert "missing" in capsys.readouterr().err
 
 
+def _inspect(shared_data: Path, out: Path) -> int:
+    """One crack of seed 7, checked and written to ``out``."""
+    return main(["crack-0002", "--seed", "7", "--data", str(shared_data), "--out", str(out)])
+
+
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_a_case_is_checked_and_drawn(
     shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "case"
-    assert main(["crack-0002", "--seed", "7", "--data", str(shared_data), "--out", str(out)]) == 0
+    assert _inspect(shared_data, out) == 0
     printed = capsys.readouterr().out
     assert "case crack-0002 (fake)" in printed and "reference_match" in printed
     assert "localization: localized" in printed
@@ -69,8 +74,7 @@ def test_an_output_folder_that_cannot_be_made_is_one_line_and_exit_2(
 ) -> None:
     taken = tmp_path / "a-file"
     taken.write_text("not a folder")
-    code = main(["crack-0002", "--seed", "7", "--data", str(shared_data), "--out", str(taken)])
-    assert code == 2
+    assert _inspect(shared_data, taken) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(taken) in err[0] and "cannot write" in err[0]
     assert taken.read_text() == "not a folder"
