@@ -40,6 +40,7 @@ serve: $(STAMP)
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks.run --data ../shared/data --out docs/benchmarks.md --jobs 2
+	$(BIN)/python -m benchmarks.stages --data ../shared/data --out docs/benchmarks.md
 	$(BIN)/python -m benchmarks.noref --data ../shared/data --out docs/benchmarks.md --jobs 2
 	$(BIN)/python -m benchmarks.lookalike --data ../shared/data --out docs/benchmarks.md --jobs 2
 	$(BIN)/python -m benchmarks.stress --data ../shared/data --out docs/benchmarks.md --jobs 2

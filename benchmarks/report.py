@@ -21,6 +21,7 @@ __all__ = [
     "RELATIONS",
     "false_alarms",
     "family_table",
+    "partial_copy_table",
     "relation_table",
     "render_section",
     "write_doc",
@@ -104,6 +105,34 @@ def relation_table(outcomes: Sequence[Mapping[str, Any]], families: Sequence[str
     lines = ["| family | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for family, c in counts.items():
         lines.append(f"| {family} | " + " | ".join(str(c.get(r, 0)) for r in columns) + " |")
+    return "\n".join(lines)
+
+
+def _lifted(outcome: Mapping[str, Any]) -> str:
+    """What a partial copy lifted from the merchant's photo: a studio product (cut out along
+    its outline) or a region of a camera photo."""
+    source = str(outcome.get("true_reference", ""))
+    return "studio product" if source.startswith("grocery/") else "camera-photo region"
+
+
+def partial_copy_table(outcomes: Sequence[Mapping[str, Any]]) -> str:
+    """The partial copies split by what was lifted and how it was pasted: flagged and
+    localized per group (empty when the run has no partial copies)."""
+    pasted = [o for o in outcomes if o["family"] == "partial_copy"]
+    if not pasted:
+        return ""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for o in pasted:
+        groups.setdefault((_lifted(o), str(o.get("blend", "?"))), []).append(o)
+    lines = [
+        "| lifted | pasted by | n | flagged % | localized % |",
+        "|---|---|---|---|---|",
+    ]
+    for (lifted, blend), group in sorted(groups.items()):
+        n = len(group)
+        flagged = sum(bool(o["flagged"]) for o in group)
+        localized = sum(bool((o.get("localization") or {}).get("localized")) for o in group)
+        lines.append(f"| {lifted} | {blend} | {n} | {_pct(flagged / n)} | {_pct(localized / n)} |")
     return "\n".join(lines)
 
 
@@ -292,6 +321,7 @@ def render_section(
             "",
             relation_table(outcomes, [r.name for r in summary["families"]]),
             "",
+            *_partial_section(outcomes),
             false_alarms(outcomes),
             "",
             METHOD_MACHINE.format(
@@ -307,6 +337,20 @@ def render_section(
             MARK_END,
         ]
     )
+
+
+def _partial_section(outcomes: Sequence[Mapping[str, Any]]) -> list[str]:
+    table = partial_copy_table(outcomes)
+    if not table:
+        return []
+    return [
+        "Partial copies by what was lifted from the merchant's photo and how it was pasted",
+        "(alpha: feathered edge; poisson: seamless cloning, which shifts the pasted colours",
+        "towards the scene's):",
+        "",
+        table,
+        "",
+    ]
 
 
 METHOD_MACHINE = """\

@@ -160,3 +160,33 @@ def test_relation_reads_the_reference_match_finding() -> None:
     assert "| stain | 1 | 0 | 1 |" in table and "| honest_same_product | 0 | 1 | 0 |" in table
     assert "`h-1` (scale)" in false_alarms(outcomes)
     assert relation({"error": "boom"}) == "error"
+
+
+def test_partial_copies_are_split_by_what_was_lifted_and_how_it_was_pasted() -> None:
+    from benchmarks.report import partial_copy_table
+
+    def pasted(source: str, blend: str, flagged: bool, localized: bool) -> dict:
+        verdict = "likely_manipulated" if flagged else "inconclusive"
+        return _outcome(
+            "partial_copy",
+            "fake",
+            verdict,
+            "human_review",
+            true_reference=source,
+            blend=blend,
+            localization={"localized": localized},
+        )
+
+    outcomes = [
+        pasted("grocery/iconic/Orange.jpg", "alpha", True, True),
+        pasted("grocery/iconic/Lemon.jpg", "alpha", True, False),
+        pasted("grocery/iconic/Kiwi.jpg", "poisson", False, False),
+        pasted("noso/NoSo_dataset/01.png", "alpha", True, True),
+        _outcome("crack", "fake", "likely_manipulated", "human_review", blend="alpha"),
+    ]
+    table = partial_copy_table(outcomes)
+    assert "| studio product | alpha | 2 | 100.0 | 50.0 |" in table
+    assert "| studio product | poisson | 1 | 0.0 | 0.0 |" in table
+    assert "| camera-photo region | alpha | 1 | 100.0 | 100.0 |" in table
+    assert len(table.splitlines()) == 2 + 3  # the crack is no partial copy
+    assert partial_copy_table(outcomes[-1:]) == ""
