@@ -455,6 +455,113 @@ def test_a_clones_smooth_shading_moves_raw_gains_but_not_the_gains_of_detail() -
     assert same["gain_spread"] == same["detail_gain_spread"] == 0.0
 
 
+def test_clipped_blocks_say_nothing_of_the_gain() -> None:
+    # A clone's colour shift pushes a bright part of the pasted region to white: those
+    # blocks lost their contrast to the clip, not to other light, and are left out.
+    from vericlaim.analyzers._compare import region_consistency
+
+    rng = np.random.default_rng(5)
+    detail = cv2.GaussianBlur(rng.normal(0, 1, (256, 256)).astype(np.float32), (0, 0), 1.5)
+    yy = np.mgrid[0:256, 0:256][0].astype(np.float32)
+    reference = 110 + 70 * yy / 256 + 12 * detail / detail.std()
+    shifted = reference + 60  # the lower part runs past 255
+
+    def rgb(x: np.ndarray) -> np.ndarray:
+        return np.repeat(np.clip(x, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+    blocks = np.ones((16, 16), bool)
+    clipped = region_consistency(rgb(shifted), rgb(reference), blocks)
+    assert clipped["gain_spread"] < 0.02 and clipped["detail_gain_spread"] < 0.02
+    # Where (nearly) every block is clipped, they are all that is left to measure.
+    white = region_consistency(rgb(reference + 200), rgb(reference), blocks)
+    assert white["gain_spread"] > 0.5
+
+
+def _cloned_into_blue_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A studio fruit seamlessly cloned into a blue-grey scene (its colours pulled far
+    towards the scene's): the listing photo, its mask, the claim and the true placement
+    (listing pixels -> claim pixels)."""
+    listing_photo, mask = _studio_fruit(7)
+    ys, xs = np.nonzero(mask)
+    patch = listing_photo[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    clone = (mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] > 0.5).astype(np.uint8)
+    clone *= 255
+    clone[[0, -1], :] = 0
+    clone[:, [0, -1]] = 0
+    scene = textured_image(1000, 760, seed=33).astype(np.float32) * np.float32([0.35, 0.5, 0.9])
+    centre = (300 + patch.shape[1] // 2, 200 + patch.shape[0] // 2)
+    claim = cv2.seamlessClone(patch, scene.astype(np.uint8), clone, centre, cv2.NORMAL_CLONE)
+    tx = centre[0] - patch.shape[1] // 2 - xs.min()
+    ty = centre[1] - patch.shape[0] // 2 - ys.min()
+    return listing_photo, mask, claim, np.array([[1.0, 0, tx], [0, 1.0, ty], [0, 0, 1.0]])
+
+
+def _placement_error(h: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
+    ys, xs = np.nonzero(mask)
+    box = np.array([[[xs.min(), ys.min()]], [[xs.max(), ys.min()]], [[xs.max(), ys.max()]]])
+    moved = cv2.perspectiveTransform(box.astype(np.float64), h)
+    return float(np.abs(moved - cv2.perspectiveTransform(box.astype(np.float64), truth)).max())
+
+
+def test_a_fit_to_the_detail_places_a_cloned_product_the_plain_fit_leaves_off() -> None:
+    from vericlaim.analyzers._retrieve import refine_placement
+
+    listing_photo, mask, claim, truth = _cloned_into_blue_scene()
+    off = truth @ np.array([[1.04, 0.02, -9.0], [-0.02, 1.04, 7.0], [0, 0, 1.0]])
+    claim_grey = cv2.cvtColor(claim, cv2.COLOR_RGB2GRAY)
+    listing_grey = cv2.cvtColor(listing_photo, cv2.COLOR_RGB2GRAY)
+    product = (mask > 0).astype(np.uint8)
+    plain = refine_placement(claim_grey, listing_grey, product, off, side=128, iterations=25)
+    detail = refine_placement(
+        claim_grey, listing_grey, product, off, side=128, iterations=25, flatten=0.08
+    )
+    assert plain is not None and detail is not None
+    assert _placement_error(detail[0], truth, mask) < 1.0
+    assert _placement_error(plain[0], truth, mask) > 2.0
+    assert detail[1] > 0.9
+
+
+def _second_look(
+    claim: np.ndarray, listing_photo: np.ndarray, start: np.ndarray, flatten: float
+) -> object:
+    from vericlaim.analyzers._retrieve import product_mask, product_template
+    from vericlaim.analyzers.reference_match import _match_product_flattened
+
+    c = load_bytes(encode(claim, quality=90), source="claim.jpg")
+    r = load_bytes(encode(listing_photo, quality=92), source="listing.jpg", role="listing")
+    assert c.frames[0].scale == r.frames[0].scale == 1.0
+    template = product_template(r.frames[0].pixels)
+    assert template is not None
+    product = product_mask(template, r.frames[0].pixels.shape)
+    cfg = ReferenceMatchConfig(product_flatten=flatten)
+    located = {"score": 0.6, "fit": 0.65}  # a loose placement
+    return _match_product_flattened(c.frames[0], r, r.frames[0], start, product, located, cfg)
+
+
+def test_a_loose_placement_of_a_cloned_product_gets_a_second_look_fitted_to_its_detail() -> None:
+    listing_photo, _, claim, truth = _cloned_into_blue_scene()
+    off = truth @ np.array([[1.04, 0.02, -9.0], [-0.02, 1.04, 7.0], [0, 0, 1.0]])
+    assert _second_look(claim, listing_photo, off, flatten=0.0) is None
+    match = _second_look(claim, listing_photo, off, flatten=0.08)
+    assert match is not None and match.relation == "partial_copy"  # type: ignore[attr-defined]
+    # Still judged as the loose placement it was: the first fit is what it reports.
+    located = match.located  # type: ignore[attr-defined]
+    assert located["fit"] == 0.65 and located["detail_fit"] > 0.9
+    assert located["product_fine_agreement"] >= ReferenceMatchConfig().partial_fine
+
+
+def test_the_second_look_does_not_vouch_for_another_photo_of_the_product() -> None:
+    listing_photo, _ = _studio_fruit(7)
+    other, other_mask = _studio_fruit(8, light=1.0)
+    claim, (x, y, _, _) = _pasted_into_a_scene(other, other_mask, at=(380, 300), scale=0.8)
+    ys, xs = np.nonzero(other_mask)
+    # Where the other photo's fruit lies (mirrored by the paste), as a search would place it.
+    start = np.array(
+        [[-0.8, 0, x + 0.8 * xs.max()], [0, 0.8, y - 0.8 * ys.min()], [0, 0, 1.0]], np.float64
+    )
+    assert _second_look(claim, listing_photo, start, flatten=0.08) is None
+
+
 def test_another_photo_of_the_same_product_is_not_a_partial_copy() -> None:
     # Same shape and colour, another skin and another lamp: the search may place it, but
     # its pixels were not copied, so it must not come out derived.

@@ -473,6 +473,13 @@ def region_consistency(
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     resid = y - design @ coef
     r2 = 1.0 - float(resid.var() / max(y.var(), 1e-9))
+    # Clipped pixels (a highlight at white, a shadow at black, or a colour pushed past
+    # either by a clone's colour shift) hold no contrast: their blocks' gains say nothing.
+    crop = (slice(0, bh * _BLOCK), slice(0, bw * _BLOCK))
+    clipped = np.maximum(_clipped(claim[crop]), _clipped(warped[crop]))
+    unclipped = _block_mean(clipped, bh, bw) <= _CLIPPED_SHARE
+    if int((blocks & unclipped).sum()) >= 6:
+        blocks = blocks & unclipped
     spread = _gain_spread(cov, vr, blocks & (vr > 9.0))
     _, _, vdr, cdr = _block_moments(_band(lc), _band(lr), bh, bw)
     detail = _gain_spread(cdr, vdr, blocks & (vdr > 4.0))
@@ -481,6 +488,17 @@ def region_consistency(
         "gain_spread": round(spread, 4),
         "detail_gain_spread": round(detail, 4),
     }
+
+
+_CLIPPED_SHARE = 0.1
+
+
+def _clipped(img: np.ndarray) -> np.ndarray:
+    """Pixels with a channel at (or within 3 levels of) either end of its range, as 0/1
+    floats."""
+    x = img if img.ndim == 3 else img[..., None]
+    clipped = np.logical_or(x >= 252, x <= 3).any(axis=2)
+    return np.asarray(clipped, dtype=np.float32)
 
 
 def _block_moments(

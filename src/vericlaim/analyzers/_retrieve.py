@@ -314,10 +314,17 @@ def _refine(
     *,
     side: int = 256,
     iterations: int = 50,
+    flatten: float = 0.0,
 ) -> tuple[np.ndarray, float] | None:
     """Masked ECC, affine: the claim around the placement against the reference product
     (only its masked pixels count), with both at about ``side`` pixels across the product.
-    Returns the refined homography and the correlation coefficient, or ``None``."""
+    Returns the refined homography and the correlation coefficient, or ``None``.
+
+    ``flatten`` > 0 fits both sides' detail instead of their grey levels: what is left after
+    removing a blur of ``flatten`` times the product's size (the reference's blur taken over
+    the product alone, and the product's rim, where the blur mixes in what surrounds it, left
+    out). A seamless (Poisson) clone adds such a smooth field to the pasted pixels, which
+    pulls a plain fit off the product; its correlation is of detail, not of grey levels."""
     bx, by, bw, bh = cv2.boundingRect(mask)
     # Only the product's box of the reference takes part (the fit's cost follows the
     # template's pixels): the box, with a small margin, becomes the reference.
@@ -358,12 +365,24 @@ def _refine(
     start = to_small @ homography @ np.diag([1 / s, 1 / s, 1.0])  # small ref -> small crop
     warp = (start / start[2, 2])[:2].astype(np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
+    template, image = ref_small.astype(np.float32), crop_small.astype(np.float32)
+    if flatten > 0:
+        sigma = max(2.0, flatten * max(ref_small.shape))
+        inside = (mask_small > 0).astype(np.float32)
+        smooth = cv2.GaussianBlur(template * inside, (0, 0), sigma)
+        cover = np.maximum(cv2.GaussianBlur(inside, (0, 0), sigma), np.float32(1e-3))
+        template = (template - smooth / cover).astype(np.float32)
+        image = (image - cv2.GaussianBlur(image, (0, 0), sigma)).astype(np.float32)
+        rim = max(1, round(sigma / 2))
+        mask_small = cv2.erode(mask_small, np.ones((2 * rim + 1, 2 * rim + 1), np.uint8))
+        if int((mask_small > 0).sum()) < 64:
+            return None
     try:
         # The reference's product is the template (only its pixels count); the claim crop
         # is the input, whatever surrounds the product there.
         fit, warp = cv2.findTransformECCWithMask(
-            ref_small.astype(np.float32),
-            crop_small.astype(np.float32),
+            template,
+            image,
             mask_small,
             np.full(crop_small.shape[:2], 255, np.uint8),
             warp,

@@ -325,6 +325,15 @@ class ReferenceMatchConfig(AnalyzerConfig):
     """Below this fit, a placement counts as copied only when at least ``partial_fine`` of
     its blocks agree in fine detail (``partial_fine_frame`` above it). On 500 honest
     development claims, placements fitting 0.6-0.8 reached at most 0.29."""
+    product_flatten: float = 0.08
+    """A loose placement that turns out not copied is fitted once more to the product's
+    detail (its grey levels less their blur over this share of the product's size) and
+    judged again, still as a loose placement: a seamless (Poisson) clone's smooth colour
+    shift pulls the plain fit off the product. 0 turns the second look off."""
+    product_flatten_fit: float = 0.5
+    """The lowest fit (a correlation of detail) of that second look's placement."""
+    product_flatten_side: int = 128
+    """The product's size, in pixels, for that second look's fit."""
     nonrigid: bool = True
     """When features align but the frame does not agree as a copy's does, look for a copy
     re-drawn from the reference (an AI image editor re-renders the whole photo: its layout,
@@ -1205,6 +1214,60 @@ def match_product(
     )
 
 
+def _match_product_flattened(
+    claim_frame: Frame,
+    reference: Evidence,
+    reference_frame: Frame,
+    homography: np.ndarray,
+    product: np.ndarray,
+    located: dict,
+    cfg: ReferenceMatchConfig,
+    *,
+    located_by: str = "product_search",
+) -> Match | None:
+    """:func:`match_product`, and where a loose placement (fit under ``product_firm_fit``)
+    turns out not copied, once more from the placement fitted to the product's detail (see
+    ``product_flatten``). The second look keeps the first fit's figure: a placement that
+    was loose is still held to the loose placement's tests."""
+    match = match_product(
+        claim_frame,
+        reference,
+        reference_frame,
+        homography,
+        product,
+        located,
+        cfg,
+        located_by=located_by,
+    )
+    if (
+        match is not None
+        or cfg.product_flatten <= 0
+        or float(located.get("fit", 1.0)) >= cfg.product_firm_fit
+    ):
+        return match
+    fitted = refine_placement(
+        cv2.cvtColor(claim_frame.pixels, cv2.COLOR_RGB2GRAY),
+        cv2.cvtColor(reference_frame.pixels, cv2.COLOR_RGB2GRAY),
+        product,
+        homography,
+        side=cfg.product_flatten_side,
+        iterations=25,
+        flatten=cfg.product_flatten,
+    )
+    if fitted is None or fitted[1] < cfg.product_flatten_fit:
+        return None
+    return match_product(
+        claim_frame,
+        reference,
+        reference_frame,
+        fitted[0] / fitted[0][2, 2],
+        product,
+        {**located, "detail_fit": round(float(fitted[1]), 3)},
+        cfg,
+        located_by=located_by,
+    )
+
+
 def inlier_region(
     points: np.ndarray, shape: tuple[int, int], *, margin: float = 0.15
 ) -> np.ndarray | None:
@@ -1379,7 +1442,7 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.19.1"
+    version = "1.20.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
@@ -1683,7 +1746,7 @@ class ReferenceMatchAnalyzer(Analyzer):
             )
             if located is None:
                 continue
-            match = match_product(
+            match = _match_product_flattened(
                 claim_frame,
                 reference,
                 reference_frame,
@@ -1781,7 +1844,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         )
         if fitted is None or fitted[1] < cfg.product_min_fit:
             return None
-        return match_product(
+        return _match_product_flattened(
             media.frames[ci],
             reference,
             reference_frame,
