@@ -347,6 +347,36 @@ def test_a_pasted_product_filling_the_frame_is_still_found() -> None:
     assert box.x <= 60 + 0.1 * w and box.x + box.w >= 60 + 0.9 * w
 
 
+def test_a_product_overflowing_a_tight_crop_is_still_found() -> None:
+    """Closer still: the claim was cropped so tight that the product's long side is almost
+    one and a half times the claim's short side, and its top and bottom touch the frame (a
+    tight crop of a listing photo, or of a re-drawn one). The search's sizes reach 1.6 times
+    the short side; stopping at 1.15 of it leaves the product unplaced or placed loosely."""
+    from vericlaim.analyzers._retrieve import locate_product, product_template
+
+    listing_photo, mask = _studio_fruit(7)
+    scene, (x, y, w, h) = _pasted_into_a_scene(listing_photo, mask, at=(100, 150), scale=1.4)
+    height = round(w / 1.45)
+    top = y + h // 2 - height // 2
+    claim = np.ascontiguousarray(scene[top : top + height, x - 40 : x + w + 40])
+    uploaded, listed = encode(claim, quality=85), encode(listing_photo, quality=92)
+    pixels = load_bytes(uploaded, source="claim.jpg").frames[0].pixels
+    reference = load_bytes(listed, source="listing.jpg").frames[0].pixels
+    template = product_template(reference)
+    assert template is not None
+
+    short = locate_product(pixels, reference, template, min_fit=0.6, largest=1.15)
+    assert short is None or short.fit < 0.9
+    located = locate_product(pixels, reference, template, min_fit=0.6, largest=1.6)
+    assert located is not None and located.mirrored and located.fit >= 0.9
+    assert abs(float(np.sqrt(abs(np.linalg.det(located.homography[:2, :2])))) - 1.4) < 0.03
+    f = _check(uploaded, listed)
+    assert f.reason_code == "reference_match.partial_copy"
+    assert f.details["located_by"] == "product_search"
+    (box,) = f.regions
+    assert box.x <= 40 + 0.1 * w and box.x + box.w >= 40 + 0.9 * w
+
+
 def test_a_pasted_product_in_a_tall_screenshot_is_searched_at_a_useful_size() -> None:
     """A chat screenshot twice as tall as wide, its photo (with the pasted product) filling
     only the middle: the search gives the frame the pixels of a 4:3 frame as wide, so the
