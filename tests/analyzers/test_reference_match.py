@@ -314,18 +314,30 @@ def test_one_prepared_claim_serves_the_search_for_every_studio_photo() -> None:
     assert abs(centre[1] / centre[2] - (y + h / 2)) < 0.1 * h
 
 
-def test_a_pasted_product_filling_the_frame_is_still_found() -> None:
-    """A close-up: the claim was cropped tight around the pasted product, whose long side
-    is now a quarter longer than the claim's short side. The search's sizes reach past the
-    short side (to 1.15 of it, refined from there); a search stopping at 0.95 of it fits
-    the product loosely at best, and the pasted product's tests then fail."""
+@pytest.mark.parametrize(
+    ("x_at", "ratio", "margin", "short_of", "reaching"),
+    [
+        # A quarter longer than the claim's short side: found by sizes up to 1.15 of it.
+        (150, 1.25, 60, 0.95, 1.15),
+        # Almost one and a half times as long, touching the frame's top and bottom.
+        (100, 1.45, 40, 1.15, 1.6),
+    ],
+)
+def test_a_close_up_of_a_pasted_product_is_still_found(
+    x_at: int, ratio: float, margin: int, short_of: float, reaching: float
+) -> None:
+    """A close-up: the claim was cropped tight around the pasted product (or a listing photo
+    or a re-drawn one was), so the product's long side is ``ratio`` times the claim's short
+    side. The search's sizes reach past the short side (to 1.6 times it, refined from
+    there); a search stopping short of the product's size fits it loosely at best, and the
+    pasted product's tests then fail."""
     from vericlaim.analyzers._retrieve import locate_product, product_template
 
     listing_photo, mask = _studio_fruit(7)
-    scene, (x, y, w, h) = _pasted_into_a_scene(listing_photo, mask, at=(150, 150), scale=1.4)
-    height = round(w / 1.25)
+    scene, (x, y, w, h) = _pasted_into_a_scene(listing_photo, mask, at=(x_at, 150), scale=1.4)
+    height = round(w / ratio)
     top = y + h // 2 - height // 2
-    claim = np.ascontiguousarray(scene[top : top + height, x - 60 : x + w + 60])
+    claim = np.ascontiguousarray(scene[top : top + height, x - margin : x + w + margin])
     uploaded, listed = encode(claim, quality=85), encode(listing_photo, quality=92)
     pixels = load_bytes(uploaded, source="claim.jpg").frames[0].pixels
     reference = load_bytes(listed, source="listing.jpg").frames[0].pixels
@@ -335,46 +347,16 @@ def test_a_pasted_product_filling_the_frame_is_still_found() -> None:
     def scale(found: Located) -> float:
         return float(np.sqrt(abs(np.linalg.det(found.homography[:2, :2]))))
 
-    narrow = locate_product(pixels, reference, template, min_fit=0.6, largest=0.95)
+    narrow = locate_product(pixels, reference, template, min_fit=0.6, largest=short_of)
     assert narrow is None or narrow.fit < 0.9  # not placed, or placed loosely
-    located = locate_product(pixels, reference, template, min_fit=0.6)
+    located = locate_product(pixels, reference, template, min_fit=0.6, largest=reaching)
     assert located is not None and located.mirrored and located.fit >= 0.9
     assert abs(scale(located) - 1.4) < 0.03
     f = _check(uploaded, listed)
     assert f.reason_code == "reference_match.partial_copy"
     assert f.details["located_by"] == "product_search"
     (box,) = f.regions
-    assert box.x <= 60 + 0.1 * w and box.x + box.w >= 60 + 0.9 * w
-
-
-def test_a_product_overflowing_a_tight_crop_is_still_found() -> None:
-    """Closer still: the claim was cropped so tight that the product's long side is almost
-    one and a half times the claim's short side, and its top and bottom touch the frame (a
-    tight crop of a listing photo, or of a re-drawn one). The search's sizes reach 1.6 times
-    the short side; stopping at 1.15 of it leaves the product unplaced or placed loosely."""
-    from vericlaim.analyzers._retrieve import locate_product, product_template
-
-    listing_photo, mask = _studio_fruit(7)
-    scene, (x, y, w, h) = _pasted_into_a_scene(listing_photo, mask, at=(100, 150), scale=1.4)
-    height = round(w / 1.45)
-    top = y + h // 2 - height // 2
-    claim = np.ascontiguousarray(scene[top : top + height, x - 40 : x + w + 40])
-    uploaded, listed = encode(claim, quality=85), encode(listing_photo, quality=92)
-    pixels = load_bytes(uploaded, source="claim.jpg").frames[0].pixels
-    reference = load_bytes(listed, source="listing.jpg").frames[0].pixels
-    template = product_template(reference)
-    assert template is not None
-
-    short = locate_product(pixels, reference, template, min_fit=0.6, largest=1.15)
-    assert short is None or short.fit < 0.9
-    located = locate_product(pixels, reference, template, min_fit=0.6, largest=1.6)
-    assert located is not None and located.mirrored and located.fit >= 0.9
-    assert abs(float(np.sqrt(abs(np.linalg.det(located.homography[:2, :2])))) - 1.4) < 0.03
-    f = _check(uploaded, listed)
-    assert f.reason_code == "reference_match.partial_copy"
-    assert f.details["located_by"] == "product_search"
-    (box,) = f.regions
-    assert box.x <= 40 + 0.1 * w and box.x + box.w >= 40 + 0.9 * w
+    assert box.x <= margin + 0.1 * w and box.x + box.w >= margin + 0.9 * w
 
 
 def test_a_pasted_product_in_a_tall_screenshot_is_searched_at_a_useful_size() -> None:
