@@ -1907,16 +1907,8 @@ class ReferenceMatchAnalyzer(Analyzer):
         )
         if alignment.inliers < least:
             return None
-        match = match_frames(
-            media.frames[ci],
-            fc,
-            reference,
-            reference.frames[ri],
-            fr,
-            alignment,
-            media.frames[ci].scale,
-            cfg,
-        )
+        frame, reference_frame = media.frames[ci], reference.frames[ri]
+        match = match_frames(frame, fc, reference, reference_frame, fr, alignment, frame.scale, cfg)
         return match if match.relation in DERIVED and match.relation != "partial_copy" else None
 
     def _region_check(self, media: Evidence, regions: list[tuple]) -> Match | None:
