@@ -568,7 +568,7 @@ def _second_look(
     claim: np.ndarray, listing_photo: np.ndarray, start: np.ndarray, flatten: float
 ) -> object:
     from vericlaim.analyzers._retrieve import product_mask, product_template
-    from vericlaim.analyzers.reference_match import _match_product_flattened
+    from vericlaim.analyzers.reference_match import match_product
 
     c = load_bytes(encode(claim, quality=90), source="claim.jpg")
     r = load_bytes(encode(listing_photo, quality=92), source="listing.jpg", role="listing")
@@ -578,7 +578,9 @@ def _second_look(
     product = product_mask(template, r.frames[0].pixels.shape)
     cfg = ReferenceMatchConfig(product_flatten=flatten)
     located = {"score": 0.6, "fit": 0.65}  # a loose placement
-    return _match_product_flattened(c.frames[0], r, r.frames[0], start, product, located, cfg)
+    return match_product(
+        c.frames[0], r, r.frames[0], start, product, located, cfg, detail_look=True
+    )
 
 
 def test_a_loose_placement_of_a_cloned_product_gets_a_second_look_fitted_to_its_detail() -> None:

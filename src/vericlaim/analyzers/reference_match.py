@@ -1005,16 +1005,57 @@ def match_product(
     cfg: ReferenceMatchConfig,
     *,
     located_by: str = "product_search",
+    detail_look: bool = False,
 ) -> Match | None:
     """Verify a product-search placement: is the studio product, where it was found in the
     claim frame, the reference's own pixels? ``homography`` maps reference-frame pixels to
     claim-frame pixels and ``product`` is the product's mask in the reference frame.
+
+    With ``detail_look``, a loose placement (fit under ``product_firm_fit``) that turns out
+    not copied is verified once more from the placement fitted to the product's detail (see
+    ``product_flatten``). The second look keeps the first fit's figure: a placement that was
+    loose is still held to the loose placement's tests.
 
     Only the product is compared (the studio background was not pasted), at a resolution
     where it spans enough blocks to judge. The tests are those of a pasted region found by a
     feature alignment: the product's pixels agree in fine detail, under one tone map and to
     a fraction of a pixel. Returns a ``partial_copy`` match, or ``None``.
     """
+    if detail_look:
+
+        def look(start: np.ndarray, placed: dict) -> Match | None:
+            return match_product(
+                claim_frame,
+                reference,
+                reference_frame,
+                start,
+                product,
+                placed,
+                cfg,
+                located_by=located_by,
+            )
+
+        match = look(homography, located)
+        if (
+            match is not None
+            or cfg.product_flatten <= 0
+            or float(located.get("fit", 1.0)) >= cfg.product_firm_fit
+        ):
+            return match
+        fitted = refine_placement(
+            cv2.cvtColor(claim_frame.pixels, cv2.COLOR_RGB2GRAY),
+            cv2.cvtColor(reference_frame.pixels, cv2.COLOR_RGB2GRAY),
+            product,
+            homography,
+            side=cfg.product_flatten_side,
+            iterations=25,
+            flatten=cfg.product_flatten,
+        )
+        if fitted is None or fitted[1] < cfg.product_flatten_fit:
+            return None
+        return look(
+            fitted[0] / fitted[0][2, 2], {**located, "detail_fit": round(float(fitted[1]), 3)}
+        )
     claim_px, ref_px = claim_frame.pixels, reference_frame.pixels
     fh, fw = claim_px.shape[:2]
     ys, xs = np.nonzero(product)
@@ -1231,60 +1272,6 @@ def match_product(
         (box.scaled(to_full),),
         heat,
         located=located,
-        located_by=located_by,
-    )
-
-
-def _match_product_flattened(
-    claim_frame: Frame,
-    reference: Evidence,
-    reference_frame: Frame,
-    homography: np.ndarray,
-    product: np.ndarray,
-    located: dict,
-    cfg: ReferenceMatchConfig,
-    *,
-    located_by: str = "product_search",
-) -> Match | None:
-    """:func:`match_product`, and where a loose placement (fit under ``product_firm_fit``)
-    turns out not copied, once more from the placement fitted to the product's detail (see
-    ``product_flatten``). The second look keeps the first fit's figure: a placement that
-    was loose is still held to the loose placement's tests."""
-    match = match_product(
-        claim_frame,
-        reference,
-        reference_frame,
-        homography,
-        product,
-        located,
-        cfg,
-        located_by=located_by,
-    )
-    if (
-        match is not None
-        or cfg.product_flatten <= 0
-        or float(located.get("fit", 1.0)) >= cfg.product_firm_fit
-    ):
-        return match
-    fitted = refine_placement(
-        cv2.cvtColor(claim_frame.pixels, cv2.COLOR_RGB2GRAY),
-        cv2.cvtColor(reference_frame.pixels, cv2.COLOR_RGB2GRAY),
-        product,
-        homography,
-        side=cfg.product_flatten_side,
-        iterations=25,
-        flatten=cfg.product_flatten,
-    )
-    if fitted is None or fitted[1] < cfg.product_flatten_fit:
-        return None
-    return match_product(
-        claim_frame,
-        reference,
-        reference_frame,
-        fitted[0] / fitted[0][2, 2],
-        product,
-        {**located, "detail_fit": round(float(fitted[1]), 3)},
-        cfg,
         located_by=located_by,
     )
 
@@ -1775,7 +1762,7 @@ class ReferenceMatchAnalyzer(Analyzer):
             )
             if located is None:
                 continue
-            match = _match_product_flattened(
+            match = match_product(
                 claim_frame,
                 reference,
                 reference_frame,
@@ -1783,6 +1770,7 @@ class ReferenceMatchAnalyzer(Analyzer):
                 product_mask(template, reference_frame.pixels.shape),
                 {"score": located.score, "fit": located.fit},
                 cfg,
+                detail_look=True,
             )
             if match is not None:
                 return match
@@ -1873,7 +1861,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         )
         if fitted is None or fitted[1] < cfg.product_min_fit:
             return None
-        return _match_product_flattened(
+        return match_product(
             media.frames[ci],
             reference,
             reference_frame,
@@ -1886,6 +1874,7 @@ class ReferenceMatchAnalyzer(Analyzer):
             },
             cfg,
             located_by="feature_product",
+            detail_look=True,
         )
 
     def _whole_frame_again(
