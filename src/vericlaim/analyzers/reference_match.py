@@ -1878,9 +1878,10 @@ class ReferenceMatchAnalyzer(Analyzer):
         )
 
     def _whole_frame_again(
-        self, media: Evidence, looked: list[tuple], first_inliers: int
+        self, media: Evidence, aligned: list[tuple], first_inliers: int
     ) -> Match | None:
-        """The whole frame judged again from the closer look's strongest alignment, when it
+        """The whole frame judged again from the strongest alignment of ``aligned`` (the
+        closer looks'; the first search's among them hold at most the inliers it saw) when it
         holds many more inliers than the first search's: a re-photographed copy (blur, moire
         and a perspective) can leave the first search a few dozen inliers and a homography
         too loose for the frame to agree, which the closer look's features pin down. The
@@ -1890,7 +1891,7 @@ class ReferenceMatchAnalyzer(Analyzer):
         two honest look-alike pairs through (the glossy Tropicana carton, a yoghurt cup) on
         seeds 1 and 7."""
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
-        ci, reference, ri, alignment, fc, fr = max(looked, key=lambda r: r[3].inliers)
+        ci, reference, ri, alignment, fc, fr = max(aligned, key=lambda r: r[3].inliers)
         least = max(
             cfg.region_whole_frame_inliers, round(cfg.region_whole_frame_gain * first_inliers)
         )
