@@ -44,6 +44,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks.noref --data ../shared/data --out docs/benchmarks.md --jobs 2
 	$(BIN)/python -m benchmarks.lookalike --data ../shared/data --out docs/benchmarks.md --jobs 2
 	$(BIN)/python -m benchmarks.stress --data ../shared/data --out docs/benchmarks.md --jobs 2
+	$(BIN)/python -m benchmarks.redraw --data ../shared/data --out docs/benchmarks.md --jobs 2
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -64,6 +64,8 @@ class Draw:
     seed: int
     index: int
     rng: np.random.Generator
+    redrawing: edits.Redrawing = edits.CORE_REDRAWING
+    """How the ``regenerated`` family re-draws its photo (``benchmarks.redraw`` varies it)."""
 
     def cycle(self, items: Sequence[T], key: str, *, index: int | None = None) -> T:
         """``items`` in a shuffled order re-drawn every pass, so that each is used evenly."""
@@ -216,7 +218,7 @@ def _regenerated(lib: Library, draw: Draw) -> Draft:
     def edit(pixels: np.ndarray, fg: np.ndarray, rng: np.random.Generator) -> edits.Edit:
         local = kinds[kind](pixels, fg, rng)
         assert local.mask is not None
-        redrawn = edits.regenerate(local.pixels, local.mask, rng)
+        redrawn = edits.regenerate(local.pixels, local.mask, rng, draw.redrawing)
         return edits.Edit(
             redrawn.pixels, redrawn.mask, {**local.info, **redrawn.info, "local": kind}
         )
@@ -458,16 +460,18 @@ def build_case(
     *,
     upload_side: int | None = None,
     chain: tuple[str, ChainStep] | None = None,
+    redrawing: edits.Redrawing = edits.CORE_REDRAWING,
 ) -> Case:
     """Build one case; the same (family, index, seed) always gives the same bytes.
 
     ``upload_side`` fixes the upload's long side (a size sweep) instead of drawing it.
     ``chain`` (a name and its step) replaces the slot's re-save chain: the content is the
     same, and the chain's parameters and the upload are drawn from the seed, the chain's name
-    and the index, whatever the family (``benchmarks.stress``)."""
+    and the index, whatever the family (``benchmarks.stress``). ``redrawing`` sets how
+    strongly the ``regenerated`` family re-draws its photo (``benchmarks.redraw``)."""
     fam = FAMILIES[family]
     content = np.random.default_rng([seed, 3, zlib.crc32(family.encode()), index])
-    draft = fam.build(lib, Draw(seed, index, content))
+    draft = fam.build(lib, Draw(seed, index, content, redrawing))
     true_ref = draft.references[0]
     refs = [true_ref, _distractor(lib, true_ref, draft.exclude, content)]
     content.shuffle(refs)  # type: ignore[arg-type]

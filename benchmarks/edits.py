@@ -354,7 +354,33 @@ def paste_region(
 # --- re-drawing: an AI image editor re-renders the whole edited photo ------------------------
 
 
-def regenerate(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> Edit:
+@dataclass(frozen=True)
+class Redrawing:
+    """How strongly :func:`regenerate` re-draws a photo (shares are drawn uniformly from each
+    range). The default is the core benchmark's; ``benchmarks.redraw`` sweeps others."""
+
+    drift: tuple[float, float] = (0.001, 0.012)
+    """Standard deviation of the displacement field, as a share of the long side."""
+    reach: tuple[float, float] = (8.0, 12.0)
+    """The field is correlated over the long side divided by this."""
+    detail: int = 4
+    """Detail with periods under about this many pixels (of the re-drawn frame) is partly
+    re-synthesised."""
+    kept: tuple[float, float] = (0.3, 0.7)
+    """The share of that detail kept; the rest is new texture of the same local energy."""
+    working_side: int | None = None
+    """The long side the editor works and answers at (``None``: the photo's own)."""
+
+
+CORE_REDRAWING = Redrawing()
+
+
+def regenerate(
+    pixels: np.ndarray,
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    redrawing: Redrawing = CORE_REDRAWING,
+) -> Edit:
     """A stand-in for what a generative image editor does to the photo it is asked to edit.
 
     Such an editor (an image model prompted "add a crack here") does not paste its change
@@ -366,12 +392,22 @@ def regenerate(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -
     random displacement field (standard deviation 0.1-1.2 % of the long side, correlated
     over about a tenth of it), the finest detail (periods under about 4 pixels) partly
     replaced by noise of the same local energy, and a per-channel gain and gamma jitter.
-    ``mask`` (the local edit made before) moves with the frame.
+    ``mask`` (the local edit made before) moves with the frame. ``redrawing`` sets these
+    strengths (the figures above are the default's).
     """
+    r = redrawing
+    if r.working_side is not None:
+        h, w = pixels.shape[:2]
+        f = r.working_side / max(h, w)
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        pixels = cv2.resize(
+            pixels, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC
+        )
+        mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
     h, w = pixels.shape[:2]
     side = max(h, w)
-    amplitude = float(rng.uniform(0.001, 0.012)) * side
-    reach = side / float(rng.uniform(8.0, 12.0))
+    amplitude = float(rng.uniform(*r.drift)) * side
+    reach = side / float(rng.uniform(*r.reach))
     fields = []
     for _ in range(2):
         noise = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), reach)
@@ -382,8 +418,9 @@ def regenerate(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -
         pixels.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
     )
     moved = cv2.remap(mask.astype(np.uint8), mx, my, cv2.INTER_NEAREST, borderValue=0) > 0
+    coarse = (max(1, w // r.detail), max(1, h // r.detail))
     low = cv2.resize(
-        cv2.resize(img, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA),
+        cv2.resize(img, coarse, interpolation=cv2.INTER_AREA),
         (w, h),
         interpolation=cv2.INTER_CUBIC,
     )
@@ -391,7 +428,7 @@ def regenerate(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -
     energy = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), 3.0)) + 1.0
     texture = cv2.GaussianBlur(rng.standard_normal(img.shape).astype(np.float32), (0, 0), 0.8)
     texture *= energy / (float(texture.std()) + 1e-9)
-    kept = float(rng.uniform(0.3, 0.7))
+    kept = float(rng.uniform(*r.kept))
     img = low + kept * detail + (1.0 - kept) * 0.8 * texture
     gain = rng.uniform(0.96, 1.04, 3).astype(np.float32)
     gamma = float(rng.uniform(0.94, 1.06))
@@ -402,4 +439,6 @@ def regenerate(pixels: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -
         "drift_share": round(amplitude / side, 4),
         "detail_kept": round(kept, 2),
     }
+    if r.working_side is not None:
+        info["redrawn_side"] = r.working_side
     return Edit(out, moved, info)
