@@ -352,11 +352,17 @@ def test_a_close_up_of_a_pasted_product_is_still_found(
     located = locate_product(pixels, reference, template, min_fit=0.6, largest=reaching)
     assert located is not None and located.mirrored and located.fit >= 0.9
     assert abs(scale(located) - 1.4) < 0.03
-    f = _check(uploaded, listed)
-    assert f.reason_code == "reference_match.partial_copy"
-    assert f.details["located_by"] == "product_search"
-    (box,) = f.regions
-    assert box.x <= margin + 0.1 * w and box.x + box.w >= margin + 0.9 * w
+    c = load_bytes(uploaded, source="claim.jpg")
+    r = load_bytes(listed, source="listing.jpg", role="listing", media_id="listing.jpg")
+    # The product search's own finding (the coarse look, which can align the product as
+    # well, left out), then the analyzer's as it runs.
+    searched = ReferenceMatchAnalyzer(ReferenceMatchConfig(coarse_feature_area=0))
+    for analyzer, by in ((searched, ("product_search",)), (ReferenceMatchAnalyzer(), None)):
+        (f,) = analyzer.analyze(c, ClaimContext((c,), (r,)))
+        assert f.reason_code == "reference_match.partial_copy"
+        assert by is None or f.details["located_by"] in by
+        (box,) = f.regions
+        assert box.x <= margin + 0.1 * w and box.x + box.w >= margin + 0.9 * w
 
 
 def test_a_strong_closer_alignment_gets_the_whole_frame_judged_again(
@@ -825,9 +831,10 @@ def _deep_looks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     looks: list[bool] = []
     original = ReferenceMatchAnalyzer._features
 
-    def spy(self, evidence, index, mirrored=False, deep=False):  # type: ignore[no-untyped-def]
-        looks.append(deep)
-        return original(self, evidence, index, mirrored=mirrored, deep=deep)
+    def spy(self, evidence, index, mirrored=False, deep=False, coarse=False):  # type: ignore[no-untyped-def]
+        if not coarse:
+            looks.append(deep)
+        return original(self, evidence, index, mirrored=mirrored, deep=deep, coarse=coarse)
 
     monkeypatch.setattr(ReferenceMatchAnalyzer, "_features", spy)
     return looks
@@ -1234,6 +1241,36 @@ def test_a_copy_that_drifted_a_little_is_localized_with_its_drift_undone(
     assert not any(b.x <= 530 <= b.x + b.w and b.y <= 250 <= b.y + b.h for b in g.regions)
 
 
+def test_a_photo_smaller_than_two_feature_areas_is_detected_once() -> None:
+    from vericlaim.analyzers.reference_match import _cached_features
+
+    thumbnail = load_bytes(encode(textured_image(198, 198, seed=8), quality=92), source="t.jpg")
+    usual = _cached_features(thumbnail, 0, False, 160_000, 500)
+    assert _cached_features(thumbnail, 0, False, 40_000, 500) is usual
+    large = load_bytes(encode(textured_image(800, 600, seed=8), quality=92), source="l.jpg")
+    usual, f = _cached_features(large, 0, False, 160_000, 500)
+    coarse, g = _cached_features(large, 0, False, 40_000, 500)
+    assert coarse is not usual and g < f < 1.0
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_a_copy_redrawn_with_a_strong_drift_is_aligned_by_the_coarse_look(
+    listing: np.ndarray, seed: int
+) -> None:
+    # Drifted by 18 px of standard deviation (2 % of the frame, local stretches of 20 %):
+    # the usual look's features agree with no homography firmly enough for the frame to be
+    # judged a copy. At 40,000 pixels the drift is a pixel or two and the frame aligns.
+    data = encode(_redrawn(_crack(listing), drift=18.0, seed=seed), quality=80)
+    c = load_bytes(data, source="claim.jpg")
+    r = load_bytes(encode(listing, quality=95), source="l.jpg", role="listing", media_id="l.jpg")
+    (f,) = ReferenceMatchAnalyzer().analyze(c, ClaimContext((c,), (r,)))
+    assert f.reason_code == "reference_match.regenerated_copy"
+    assert any(b.x <= 530 <= b.x + b.w and b.y <= 250 <= b.y + b.h for b in f.regions)
+    usual = ReferenceMatchAnalyzer(ReferenceMatchConfig(coarse_feature_area=0))
+    (g,) = usual.analyze(c, ClaimContext((c,), (r,)))
+    assert g.details["relation"] not in DERIVED
+
+
 def test_a_faint_stain_on_a_redrawn_copy_is_boxed_against_the_redrawn_texture(
     shared_data: Path,
 ) -> None:
@@ -1298,9 +1335,9 @@ def test_a_redrawn_copy_with_most_of_its_detail_new_is_found_at_half_size(
     # about half its fine detail replaced: undoing the drift on contrast-normalised images
     # leaves the frame agreeing in about half its blocks, short of the bar; measured on the
     # grey images as they are and compared at half size, it agrees as a copy does, in the
-    # reference's own colours. (The closer look's SIFT alignment, judged whole again, finds
-    # this copy at full size too: left out here, so that the half-size look is what is
-    # tested.)
+    # reference's own colours. (The closer look's SIFT alignment, judged whole again, and
+    # the coarse look find this copy too: left out here, so that the half-size look is what
+    # is tested.)
     from benchmarks.edits import regenerate
 
     photo = _noso_working_copy(shared_data, "03.png")
@@ -1308,7 +1345,7 @@ def test_a_redrawn_copy_with_most_of_its_detail_new_is_found_at_half_size(
     claim, reference = encode(redrawn.pixels, quality=85), encode(photo, quality=95)
     c = load_bytes(claim, source="claim.jpg")
     r = load_bytes(reference, source="listing.jpg", role="listing", media_id="listing.jpg")
-    first_search_only = ReferenceMatchConfig(region_whole_frame_inliers=0)
+    first_search_only = ReferenceMatchConfig(region_whole_frame_inliers=0, coarse_feature_area=0)
     (f,) = ReferenceMatchAnalyzer(first_search_only).analyze(c, ClaimContext((c,), (r,)))
     assert f.reason_code == "reference_match.regenerated_copy"
     regenerated = f.details["regenerated"]
@@ -1317,7 +1354,9 @@ def test_a_redrawn_copy_with_most_of_its_detail_new_is_found_at_half_size(
     assert regenerated["rigid_agreement"] < 0.3
     assert _check(claim, reference).reason_code == "reference_match.regenerated_copy"
     fine_only = ReferenceMatchAnalyzer(
-        ReferenceMatchConfig(nonrigid_coarse_agreement=2.0, region_whole_frame_inliers=0)
+        ReferenceMatchConfig(
+            nonrigid_coarse_agreement=2.0, region_whole_frame_inliers=0, coarse_feature_area=0
+        )
     )
     (without,) = fine_only.analyze(c, ClaimContext((c,), (r,)))
     assert without.reason_code == "reference_match.same_product"

@@ -61,6 +61,8 @@ from vericlaim.evidence import Evidence, Frame
 __all__ = ["FEATURES", "FeatureCache", "Match", "ReferenceMatchAnalyzer", "match_frames"]
 
 DERIVED = ("verbatim_copy", "local_edit", "global_filter", "partial_copy", "regenerated_copy")
+WHOLE_FRAME = ("verbatim_copy", "local_edit", "global_filter", "regenerated_copy")
+"""The relations of a photo derived from the reference as a whole (not a region of it)."""
 
 
 class ReferenceMatchConfig(AnalyzerConfig):
@@ -75,6 +77,16 @@ class ReferenceMatchConfig(AnalyzerConfig):
     deep_features: int = 1000
     deep_feature_area: int = 250_000
     """A second, closer look when nothing aligned firmly (0 features turns it off)."""
+    coarse_feature_area: int = 40_000
+    """A coarser look (0 turns it off), when nothing derived was found and some alignment of
+    the usual look had at least ``deep_hint_inliers`` inliers: features of the claim and the
+    reference at this many pixels. A generative editor that re-draws the photo it edits
+    moves parts of the frame by a few per cent and renews its finer texture, so few of the
+    usual look's features still match and fewer agree on one homography; the coarser
+    structure (outlines, print, large marks) survives, and at this scale the drift is a
+    pixel or two. It also puts a large claim and a small listing photo (a thumbnail) at
+    a common scale. Only a whole-frame copy is taken from it."""
+    coarse_features: int = 500
     deep_hint_inliers: int = 6
     """The closer look is taken only when some alignment had at least this many inliers: a
     copy behind app chrome still shows a few consistent matches, while most honest photos
@@ -1374,7 +1386,12 @@ def _cached_features(
     asked, cached by content. Mirrored SIFT features are the unmirrored ones with their
     descriptors turned (:func:`mirror_sift`), not a second detection."""
     pixels = evidence.frames[index].pixels
-    key = (evidence.sha256, index, mirrored, pixels.shape, area, count, sift)
+    # Keyed by the size detected at, not the area asked for: a photo smaller than two areas
+    # asked for (a listing thumbnail) is detected once for both.
+    h, w = pixels.shape[:2]
+    f = min(1.0, float(np.sqrt(area / max(h * w, 1))))
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    key = (evidence.sha256, index, mirrored, pixels.shape, size, count, sift)
 
     def compute() -> tuple[Features, float]:
         if sift and mirrored:
@@ -1450,16 +1467,24 @@ class ReferenceMatchAnalyzer(Analyzer):
     """Compare each claim photo (or sampled video frame) with every merchant reference."""
 
     name = "reference_match"
-    version = "1.22.0"
+    version = "1.23.0"
     requires = frozenset({"pixels", "references"})
     Config = ReferenceMatchConfig
 
     def _features(
-        self, evidence: Evidence, index: int, mirrored: bool = False, deep: bool = False
+        self,
+        evidence: Evidence,
+        index: int,
+        mirrored: bool = False,
+        deep: bool = False,
+        coarse: bool = False,
     ) -> tuple[Features, float]:
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
-        area = cfg.deep_feature_area if deep else cfg.feature_area
-        count = cfg.deep_features if deep else cfg.n_features
+        if coarse:
+            area, count = cfg.coarse_feature_area, cfg.coarse_features
+        else:
+            area = cfg.deep_feature_area if deep else cfg.feature_area
+            count = cfg.deep_features if deep else cfg.n_features
         return _cached_features(evidence, index, mirrored, area, count)
 
     def analyze(self, media: Evidence, context: ClaimContext) -> Sequence[Finding]:
@@ -1492,6 +1517,12 @@ class ReferenceMatchAnalyzer(Analyzer):
             deeper = self._search(media, pairs, deep=True, regions=regions)
             if deeper.strength > best.strength:
                 best = deeper
+        if cfg.coarse_feature_area > 0 and _open(best) and hinted:
+            # A re-drawn copy whose drift or new texture left the usual look a few matches:
+            # the coarse look aligns it whole (a region of it stays the region check's).
+            coarse = self._search(media, pairs, deep=False, coarse=True)
+            if coarse.relation in WHOLE_FRAME and _replaces(coarse, best):
+                best = coarse
         # The SIFT look's regions are verified after the others, which keep the order and
         # the number of candidates they had before it existed.
         looked: list[tuple] = []
@@ -1960,10 +1991,12 @@ class ReferenceMatchAnalyzer(Analyzer):
         deep: bool,
         regions: list[tuple] | None = None,
         seen: dict[str, int] | None = None,
+        coarse: bool = False,
     ) -> Match:
-        """The strongest match over ``pairs``. Alignments with enough inliers for the region
-        check go into ``regions``; ``seen["inliers"]`` records the most inliers of any
-        alignment, however weak."""
+        """The strongest match over ``pairs``, with the usual features, the closer look's
+        (``deep``) or the coarse look's (``coarse``). Alignments with enough inliers for the
+        region check go into ``regions``; ``seen["inliers"]`` records the most inliers of
+        any alignment, however weak."""
         cfg: ReferenceMatchConfig = self.config  # type: ignore[assignment]
         floor = min(cfg.deep_hint_inliers, cfg.region_min_inliers, cfg.min_inliers)
         best: Match | None = None
@@ -1976,9 +2009,9 @@ class ReferenceMatchAnalyzer(Analyzer):
             for ci, reference, ri in pairs:
                 if mirrored and (ci, id(reference), ri) in aligned:
                     continue
-                claim_feats, fc = self._features(media, ci, deep=deep)
+                claim_feats, fc = self._features(media, ci, deep=deep, coarse=coarse)
                 # References are clean photos: their usual features serve the closer look.
-                ref_feats, fr = self._features(reference, ri, mirrored=mirrored)
+                ref_feats, fr = self._features(reference, ri, mirrored=mirrored, coarse=coarse)
                 alignment = align(
                     claim_feats,
                     ref_feats,
