@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.cases import FAMILIES, Case, build_case
+from benchmarks.redraw import STRENGTHS, redraw_case
 from benchmarks.run import _WORKER, REFERENCE_ANALYZERS, _init_worker, run_case
 from benchmarks.sources import library_or_report
 
@@ -138,16 +139,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--analyzers", default=REFERENCE_ANALYZERS, help="as benchmarks.run's --analyzers"
     )
+    parser.add_argument(
+        "--strength",
+        default=None,
+        help="a re-drawn case at another strength of benchmarks.redraw (latent, drift_wide, ...)",
+    )
     args = parser.parse_args(argv)
     try:
         family, index = parse_case(args.case, args.index)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.strength is not None and (family != "regenerated" or args.strength not in STRENGTHS):
+        print(
+            f"error: --strength takes a regenerated case and one of {', '.join(STRENGTHS)}",
+            file=sys.stderr,
+        )
+        return 2
     if library_or_report(args.data) is None:
         return 2
     _init_worker(args.data, args.seed, None, None, args.analyzers)
-    case = build_case(_WORKER["lib"], family, index, args.seed)
+    if args.strength is None:
+        case = build_case(_WORKER["lib"], family, index, args.seed)
+    else:
+        case = redraw_case(_WORKER["lib"], args.strength, index, args.seed)
     record = run_case(case, _WORKER["settings"])
     print(describe(record))
     if args.out:
