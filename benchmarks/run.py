@@ -27,7 +27,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -216,18 +216,27 @@ def _dump(case: Case, folder: Path) -> None:
 
 
 def _results(args: argparse.Namespace, plan: Sequence[tuple[str, int]]) -> Iterator[dict[str, Any]]:
-    if args.jobs <= 1:
-        _init_worker(args.data, args.seed, args.dump, args.upload_side, args.analyzers)
-        yield from map(_work, plan)
+    init = (args.data, args.seed, args.dump, args.upload_side, args.analyzers)
+    yield from in_workers(_work, plan, args.jobs, init)
+
+
+def in_workers(
+    work: Callable[[Any], dict[str, Any]],
+    items: Sequence[Any],
+    jobs: int,
+    init: tuple[Any, ...],
+) -> Iterator[dict[str, Any]]:
+    """``work`` over ``items`` in ``jobs`` worker processes (in this one when ``jobs`` is 1),
+    each prepared by :func:`_init_worker` with ``init``; results in the order of ``items``."""
+    if jobs <= 1:
+        _init_worker(*init)
+        yield from map(work, items)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=args.jobs,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(args.data, args.seed, args.dump, args.upload_side, args.analyzers),
+        max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=init
     ) as pool:
-        yield from pool.map(_work, plan, chunksize=1)
+        yield from pool.map(work, items, chunksize=1)
 
 
 # --- run metadata -------------------------------------------------------------------------

@@ -38,10 +38,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import math
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -381,15 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = plan(args.chains, args.families, args.per_cell)
     init = (args.data, args.seed, None, None, args.analyzers)
     started = time.perf_counter()
-    if args.jobs > 1:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            args.jobs, mp_context=context, initializer=run._init_worker, initargs=init
-        ) as pool:
-            outcomes = list(pool.map(_work, work, chunksize=1))
-    else:
-        run._init_worker(*init)
-        outcomes = [_work(item) for item in work]
+    outcomes = list(run.in_workers(_work, work, args.jobs, init))
     meta = section_meta(
         "benchmarks.stress",
         argv,
