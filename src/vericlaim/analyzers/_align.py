@@ -24,6 +24,7 @@ __all__ = [
     "detect_features",
     "detect_sift",
     "ecc_refine",
+    "gray_scale",
     "mirror_sift",
     "residual_shift",
     "shrink",
@@ -69,12 +70,18 @@ def to_gray(pixels: np.ndarray, area: int) -> tuple[np.ndarray, float]:
     Sizing by area rather than by long side keeps a tall phone screenshot, whose photo fills
     only its middle, at a useful resolution.
     """
-    h, w = pixels.shape[:2]
-    f = min(1.0, float(np.sqrt(area / max(h * w, 1))))
+    f = gray_scale(pixels.shape, area)
     gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
     if f < 1.0:
         gray = shrink(gray, f)
     return np.ascontiguousarray(gray), f
+
+
+def gray_scale(shape: tuple[int, ...], area: int) -> float:
+    """The factor :func:`to_gray` scales a photo of ``shape`` by for ``area`` pixels (at most
+    1: a smaller photo is used as it is)."""
+    h, w = shape[:2]
+    return min(1.0, float(np.sqrt(area / max(h * w, 1))))
 
 
 def shrink(image: np.ndarray, f: float) -> np.ndarray:

@@ -25,6 +25,7 @@ from vericlaim.analyzers._align import (
     detect_features,
     detect_sift,
     ecc_refine,
+    gray_scale,
     mirror_sift,
     refine,
     residual_shift,
@@ -1386,12 +1387,10 @@ def _cached_features(
     asked, cached by content. Mirrored SIFT features are the unmirrored ones with their
     descriptors turned (:func:`mirror_sift`), not a second detection."""
     pixels = evidence.frames[index].pixels
-    # Keyed by the size detected at, not the area asked for: a photo smaller than two areas
+    # Keyed by the scale detected at, not the area asked for: a photo smaller than two areas
     # asked for (a listing thumbnail) is detected once for both.
-    h, w = pixels.shape[:2]
-    f = min(1.0, float(np.sqrt(area / max(h * w, 1))))
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    key = (evidence.sha256, index, mirrored, pixels.shape, size, count, sift)
+    scale = gray_scale(pixels.shape, area)
+    key = (evidence.sha256, index, mirrored, pixels.shape, scale, count, sift)
 
     def compute() -> tuple[Features, float]:
         if sift and mirrored:
@@ -1551,12 +1550,9 @@ class ReferenceMatchAnalyzer(Analyzer):
             again = self._whole_frame_again(media, regions + looked, seen.get("inliers", 0))
             if again is not None and _replaces(again, best):
                 best = again
-        if best.relation in (
-            "verbatim_copy",
-            "local_edit",
-            "global_filter",
-            "regenerated_copy",
-        ) or (best.relation == "partial_copy" and best.located is None):
+        if best.relation in WHOLE_FRAME or (
+            best.relation == "partial_copy" and best.located is None
+        ):
             # (A partial copy the frame's own comparison found: when the reference is a
             # studio photo, the product's outline bounds the copied region better.)
             pasted = self._background_replaced(best)
@@ -1930,7 +1926,7 @@ class ReferenceMatchAnalyzer(Analyzer):
             return None
         frame, reference_frame = media.frames[ci], reference.frames[ri]
         match = match_frames(frame, fc, reference, reference_frame, fr, alignment, frame.scale, cfg)
-        return match if match.relation in DERIVED and match.relation != "partial_copy" else None
+        return match if match.relation in WHOLE_FRAME else None
 
     def _region_check(self, media: Evidence, regions: list[tuple]) -> Match | None:
         """The first aligned region, most inliers first, whose pixels turn out copied from
