@@ -37,6 +37,11 @@ def test_bad_names_and_missing_data_exit_2(
     assert "unknown family" in capsys.readouterr().err
     assert main(["crack-0001", "--data", str(tmp_path / "nowhere")]) == 2
     assert "missing" in capsys.readouterr().err
+    # A re-drawing strength takes a re-drawn case, and one of the sweep's strengths.
+    for argv in (["crack-0001", "--strength", "latent"], ["regenerated-0001", "--strength", "x"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--strength takes a regenerated case" in err
 
 
 def _inspect(shared_data: Path, out: Path) -> int:
